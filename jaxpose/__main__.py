@@ -1,0 +1,5 @@
+import sys
+
+from jaxpose.cli.main import main
+
+sys.exit(main())

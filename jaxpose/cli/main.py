@@ -1,0 +1,29 @@
+"""Entry point of the `jaxpose` command.
+
+`jaxpose [OpenPose flags]` runs the pose pipeline (jaxpose.cli.run); the first word selects a
+sub-command instead: `jaxpose convert ...` (Caffe -> jaxpose model file) and `jaxpose fetch-models`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+SUBCOMMANDS = {
+    "convert": "jaxpose.cli.convert",
+    "fetch-models": "jaxpose.cli.fetch",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        module = importlib.import_module(SUBCOMMANDS[argv[0]])
+        return module.main(argv[1:])
+    from jaxpose.cli import run
+
+    return run.main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

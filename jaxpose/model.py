@@ -1,0 +1,105 @@
+"""`Model`: a network, its table and its weights; `save_model` / `load_model` as one file.
+
+A saved model is a single msgpack file (flax.serialization) holding the model name and the params
+pytree as NumPy arrays; the module itself is rebuilt from the name with `jaxpose.nets.build_net`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import flax.linen as nn
+import jax.numpy as jnp
+import numpy as np
+from flax import serialization
+
+from jaxpose.errors import ModelFileError
+from jaxpose.specs import ModelSpec, get_spec
+
+FORMAT = "jaxpose-model"
+FORMAT_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    """A network ready to apply: `net.apply({"params": params}, x)`.
+
+    `params` is a plain pytree (nested dicts of arrays), so it can be passed through `jit`,
+    `vmap`, sharding or an optimizer like any other JAX value.
+    """
+
+    name: str
+    spec: ModelSpec
+    net: nn.Module
+    params: Any
+
+    def with_dtype(self, dtype: jnp.dtype) -> "Model":
+        """The same weights, computing in `dtype` (e.g. `jnp.bfloat16`)."""
+        from jaxpose.nets import build_net
+
+        return dataclasses.replace(self, net=build_net(self.name, dtype=dtype))
+
+
+def make_model(name: str, params: Any, dtype: jnp.dtype = jnp.float32) -> Model:
+    """Wrap converted `params` of model `name` into a `Model`."""
+    from jaxpose.nets import build_net
+
+    spec = get_spec(name)
+    return Model(name=spec.name, spec=spec, net=build_net(spec.name, dtype=dtype), params=params)
+
+
+def save_model(model: Model, path: str | os.PathLike) -> Path:
+    """Write `model` to one file at `path` (atomically: a partial file never replaces a good one)."""
+    from jaxpose.io.atomic import atomic_write_bytes
+
+    params = _to_numpy(model.params)
+    blob = serialization.msgpack_serialize(
+        {"format": FORMAT, "version": FORMAT_VERSION, "name": model.name, "params": params}
+    )
+    return atomic_write_bytes(Path(path), blob)
+
+
+def load_model(path_or_name: str | os.PathLike, dtype: jnp.dtype = jnp.float32) -> Model:
+    """Load a model saved with `save_model`, or a named built-in model such as `"mobilenet_thin"`.
+
+    Named models are fetched and converted on first use and cached (see `jaxpose.hub`).
+    """
+    from jaxpose import hub
+
+    if isinstance(path_or_name, str) and path_or_name.lower() in hub.NAMED_MODELS:
+        return hub.load_named(path_or_name.lower(), dtype=dtype)
+    path = Path(path_or_name)
+    if not path.is_file():
+        known = ", ".join(sorted(hub.NAMED_MODELS))
+        raise ModelFileError(
+            f"{path}: no such model file. Pass a file written by `jaxpose convert` / "
+            f"`jaxpose.save_model`, or a built-in model name ({known})."
+        )
+    try:
+        state = serialization.msgpack_restore(path.read_bytes())
+    except Exception as exc:  # msgpack raises several unrelated types on garbage input
+        raise ModelFileError(
+            f"{path}: not a readable jaxpose model file ({type(exc).__name__}: {exc}). "
+            "It may be truncated or of another format; convert the original weights again with "
+            "`jaxpose convert`."
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ModelFileError(
+            f"{path}: not a jaxpose model file (no '{FORMAT}' header); convert the original "
+            "weights with `jaxpose convert`."
+        )
+    if state.get("version") != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: model file version {state.get('version')} is not supported by this jaxpose "
+            f"(expects {FORMAT_VERSION}); convert the original weights again."
+        )
+    return make_model(state["name"], state["params"], dtype=dtype)
+
+
+def _to_numpy(tree: Any) -> Any:
+    if isinstance(tree, dict):
+        return {k: _to_numpy(v) for k, v in tree.items()}
+    return np.asarray(tree)

@@ -1,0 +1,11 @@
+"""Model tables: part names, pairs, PAF channels, colours, thresholds, input normalization."""
+
+from jaxpose.specs.base import ModelSpec, Thresholds
+from jaxpose.specs.tables import (
+    BODY_25, BODY_MODELS, COCO, FACE, HAND, MOBILENET_THIN, MPI, MPI_4_LAYERS, SPECS, get_spec,
+)
+
+__all__ = [
+    "ModelSpec", "Thresholds", "BODY_25", "COCO", "MPI", "MPI_4_LAYERS", "HAND", "FACE",
+    "MOBILENET_THIN", "SPECS", "BODY_MODELS", "get_spec",
+]
