@@ -1,0 +1,66 @@
+"""Shared benchmark plumbing: interleaved timing against a peer, memory, and RESULTS.md sections.
+
+These machines' speed drifts by up to 2x for minutes at a time, so ours and the peer are timed
+sample by sample, alternately, and we report the median of the per-sample ratios.
+"""
+
+from __future__ import annotations
+
+import re
+import resource
+import statistics
+import time
+from pathlib import Path
+from typing import Callable
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+
+
+def interleaved(fns: dict[str, Callable[[], object]], samples: int, warmup: int = 1) -> dict[str, list[float]]:
+    """Seconds per call of each function, sampled alternately (a, b, a, b, ...).
+
+    Each callable must block until its result is ready (e.g. end in `jax.block_until_ready`).
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(samples):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def median_ratio(numerator: list[float], denominator: list[float]) -> float:
+    """Median over samples of numerator[i] / denominator[i] (paired, drift-robust)."""
+    return statistics.median(a / b for a, b in zip(numerator, denominator))
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def timed(fn: Callable[[], object]) -> tuple[object, float]:
+    """(result, seconds) of one blocking call: used for compile times."""
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def write_section(name: str, markdown: str) -> None:
+    """Replace (or append) the section `name` of benchmarks/RESULTS.md, leaving the others alone."""
+    begin, end = f"<!-- begin {name} -->", f"<!-- end {name} -->"
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
+    block = f"{begin}\n{markdown.rstrip()}\n{end}"
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    RESULTS.write_text(text)
+
+
+def markdown_table(header: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
