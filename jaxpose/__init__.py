@@ -21,7 +21,7 @@ _EXPORTS = {
     "from_caffe": "jaxpose.convert.caffe",
     "from_tf_graph": "jaxpose.convert.tf_graph",
     "make_pose_fn": "jaxpose.pipeline",
-    "Poses": "jaxpose.pipeline",
+    "Poses": "jaxpose.poses",
     "plot": "jaxpose.render.plot",
     "OpenPose": "jaxpose.compat",
     "specs": "jaxpose.specs",
