@@ -15,7 +15,7 @@ Paths are tuples of names, `("Mconv1_stage1_L1", "kernel")`, or the same joined 
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -78,6 +78,7 @@ def strict_merge(
     source: str = "the converted weights",
     target: str = "the network",
     hint: str = "",
+    ignore_extra: Collection[str | Sequence[str]] = (),
 ) -> dict[str, Any]:
     """Nested params with the structure of `expected` and the arrays of `converted`.
 
@@ -85,13 +86,16 @@ def strict_merge(
     converted: flat `{path: array}`; paths as tuples or "/"-joined strings.
     source / target / hint: words for the error message (e.g. the file name, the model name, what
         to do about it).
+    ignore_extra: paths that `converted` may hold beyond `expected` and that are dropped silently
+        (e.g. the stages 5-6 of the MPI weights that MPI_4_layers does not use).
 
     Returns nested dicts of `np.ndarray` (float32 unless the converted array has another float
     dtype). Raises `ConversionError` listing every parameter missing from `converted`, every extra
     one, and every shape that differs (with both shapes), when there is any.
     """
     want = flatten_tree(expected)
-    got = {as_path(k): v for k, v in converted.items()}
+    ignored = {as_path(k) for k in ignore_extra} - want.keys()
+    got = {p: v for p, v in ((as_path(k), v) for k, v in converted.items()) if p not in ignored}
     missing = sorted(path_str(p) for p in want.keys() - got.keys())
     extra = sorted(f"{path_str(p)} {_shape(np.shape(got[p]))}" for p in got.keys() - want.keys())
     mismatched = sorted(
