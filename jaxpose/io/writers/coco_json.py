@@ -1,0 +1,169 @@
+"""`--write_coco_json <file>`: OpenPose's COCO keypoint-results file (features §3.3).
+
+Public functions and classes:
+    coco_image_id(frame_name) -> int              trailing decimal number of the frame name
+    coco_entries(poses, image_id, variant="body") -> list[dict]
+    coco_json_text(entries) -> str                OpenPose's layout (newlines + tab indentation)
+    coco_variant_paths(path, variants=1) -> dict[str, Path]   variant -> file
+    CocoJsonWriter(path, *, variants=1, flush_every=100)       accumulate frames, write atomically
+        .add(frame_name, poses)   .flush()   .close()   (also a context manager)
+
+Entries: one per person with at least one keypoint of the variant scored > 0; keys image_id,
+category_id (1), keypoints (COCO order; x, y, 1 when the score is > 0, else -1, -1, 0) and score
+(the person score). Body for BODY_25 and COCO-18 models (MPI has no COCO mapping: an error);
+foot (variant mask 2) for BODY_25 only. Coordinates are written as stored (after --keypoint_scale).
+
+The writer rewrites the whole file atomically every `flush_every` frames and on close, so an
+interrupted run leaves a complete, valid JSON file with the frames done so far.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from jaxpose.errors import InputError
+from jaxpose.io.atomic import atomic_write_text
+from jaxpose.io.writers._numbers import cpp_float
+from jaxpose.poses import Poses
+from jaxpose.specs import get_spec
+
+# COCO-17 order: nose, l-eye, r-eye, l-ear, r-ear, l-shoulder, r-shoulder, l-elbow, r-elbow,
+# l-wrist, r-wrist, l-hip, r-hip, l-knee, r-knee, l-ankle, r-ankle -- by part NAME, so any model
+# whose table has these names maps (BODY_25 / COCO-18 / MobileNet-thin); MPI lacks them.
+COCO17_PART_NAMES = (
+    "Nose", "LEye", "REye", "LEar", "REar", "LShoulder", "RShoulder", "LElbow", "RElbow",
+    "LWrist", "RWrist", "LHip", "RHip", "LKnee", "RKnee", "LAnkle", "RAnkle",
+)
+FOOT_PART_NAMES = ("LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel")
+VARIANT_BITS = {"body": 1, "foot": 2, "face": 4, "hand21": 8, "hand42": 16}
+_VARIANT_SUFFIX = {"body": "", "foot": "_foot", "face": "_face", "hand21": "_hand21",
+                   "hand42": "_hand42"}
+
+
+def coco_image_id(frame_name: str) -> int:
+    """The trailing decimal number of a frame name (`COCO_val2014_000000000294` -> 294)."""
+    match = re.search(r"(\d+)$", frame_name)
+    if match is None:
+        raise InputError(f"--write_coco_json needs frame names ending in digits (the COCO image "
+                         f"id); {frame_name!r} does not. Rename the images, e.g. to their COCO ids")
+    return int(match.group(1))
+
+
+def coco_index_map(model: str, variant: str = "body") -> tuple[int, ...]:
+    """Indices of the model's parts in COCO order for `variant` ("body" or "foot")."""
+    spec = get_spec(model)
+    names = {"body": COCO17_PART_NAMES, "foot": FOOT_PART_NAMES}.get(variant)
+    if names is None:
+        raise InputError(f"COCO JSON variant {variant!r} needs the BODY_135 model, which jaxpose "
+                         f"does not have; use --write_coco_json_variants 1 (body) or 2 (foot)")
+    missing = [n for n in names if n not in spec.part_names]
+    if missing:
+        raise InputError(f"--write_coco_json ({variant}) is not defined for model {spec.name} "
+                         f"(no part {missing[0]}); use BODY_25 or COCO")
+    return tuple(spec.part_names.index(n) for n in names)
+
+
+def coco_entries(poses: Poses, image_id: int, variant: str = "body") -> list[dict]:
+    """COCO result dicts for one frame: {"image_id", "category_id", "keypoints", "score"}.
+
+    keypoints is a list of Python floats/ints in COCO order; values are float32 as stored.
+    """
+    index = np.asarray(coco_index_map(poses.model, variant), dtype=int)
+    keypoints = np.asarray(poses.keypoints, dtype=np.float32)
+    scores = np.asarray(poses.scores, dtype=np.float32)
+    if len(scores) != len(keypoints):
+        raise InputError(f"{len(keypoints)} people but {len(scores)} person scores")
+    entries = []
+    for person in range(keypoints.shape[0]):
+        points = keypoints[person, index]
+        valid = points[:, 2] > 0
+        if not valid.any():
+            continue
+        flat: list[float | int] = []
+        for (x, y, _), ok in zip(points.tolist(), valid.tolist()):
+            flat.extend((x, y, 1) if ok else (-1, -1, 0))
+        entries.append({"image_id": int(image_id), "category_id": 1, "keypoints": flat,
+                        "score": float(scores[person])})
+    return entries
+
+
+def _number(value: float | int) -> str:
+    return str(value) if isinstance(value, int) else cpp_float(value)
+
+
+def coco_json_text(entries: list[dict]) -> str:
+    """The whole file as OpenPose lays it out: a JSON array, tab-indented, one line per key."""
+    blocks = []
+    for e in entries:
+        keypoints = ",".join(_number(v) for v in e["keypoints"])
+        blocks.append(
+            "\t{\n"
+            f'\t\t"image_id":{int(e["image_id"])},\n'
+            f'\t\t"category_id":{int(e["category_id"])},\n'
+            f'\t\t"keypoints":[\n\t\t\t{keypoints}\n\t\t],\n'
+            f'\t\t"score":{cpp_float(e["score"])}\n'
+            "\t}"
+        )
+    return "[\n" + ",\n".join(blocks) + ("\n" if blocks else "") + "]"
+
+
+def _variants(mask: int) -> tuple[str, ...]:
+    if mask < 0 or mask >= 32:
+        raise InputError(f"--write_coco_json_variants must be a bit mask in 0..31, got {mask}")
+    mask = 31 if mask == 0 else mask
+    return tuple(name for name, bit in VARIANT_BITS.items() if mask & bit)
+
+
+def coco_variant_paths(path: str | Path, variants: int = 1) -> dict[str, Path]:
+    """File of each variant in the mask: body at `path`, others `<path-without-ext>_<variant><ext>`."""
+    path = Path(path)
+    return {v: path.with_name(f"{path.stem}{_VARIANT_SUFFIX[v]}{path.suffix}")
+            for v in _variants(variants)}
+
+
+class CocoJsonWriter:
+    """Accumulates COCO entries frame by frame; the files on disk are always complete JSON.
+
+        with CocoJsonWriter("out/coco.json") as coco:
+            for name, poses in frames:
+                coco.add(name, poses)
+    """
+
+    def __init__(self, path: str | Path, *, variants: int = 1, flush_every: int = 100):
+        if flush_every < 1:
+            raise InputError(f"flush_every must be >= 1, got {flush_every}")
+        self.paths = coco_variant_paths(path, variants)
+        for variant in self.paths:
+            if variant not in ("body", "foot"):
+                coco_index_map("BODY_25", variant)  # raises the BODY_135 error
+        self.flush_every = flush_every
+        self.entries: dict[str, list[dict]] = {v: [] for v in self.paths}
+        self._pending = 0
+        self.flush()
+
+    def add(self, frame_name: str, poses: Poses) -> None:
+        """Record one frame's people (its image id is the frame name's trailing number)."""
+        image_id = coco_image_id(frame_name)
+        for variant in self.paths:
+            self.entries[variant].extend(coco_entries(poses, image_id, variant))
+        self._pending += 1
+        if self._pending >= self.flush_every:
+            self.flush()
+
+    def flush(self) -> None:
+        """Rewrite every variant file atomically with all entries so far."""
+        for variant, path in self.paths.items():
+            atomic_write_text(path, coco_json_text(self.entries[variant]))
+        self._pending = 0
+
+    def close(self) -> None:
+        self.flush()
+
+    def __enter__(self) -> "CocoJsonWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
