@@ -1,0 +1,438 @@
+"""Streaming frame sources: image folders, single images, videos, webcams and IP cameras.
+
+Every source yields, one at a time and with bounded memory whatever the input length:
+
+- `Frame(name, index, image)`: `image` is (H, W, 3) uint8 **RGB**, already rotated/flipped;
+- `FrameError(name, index, message)`: this frame could not be read (corrupt image, undecodable
+  video frame, truncated file); the run goes on with the next one;
+- `Skipped(name, index)`: the caller's `skip(name)` said the frame is done already; it was not decoded.
+
+Frame names follow OpenPose (features §3.1): image file stem; `<video stem>_<12-digit index>`;
+12-digit capture index for cameras. Frame selection (`frame_first`, `frame_last` inclusive,
+`frame_step`) applies to image folders and videos, as in OpenPose.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from jaxpose.errors import InputError
+
+# OpenPose's image extensions (src/openpose/utilities/fileSystem.cpp), compared case-insensitively.
+IMAGE_EXTENSIONS = (".bmp", ".dib", ".pbm", ".pgm", ".ppm", ".sr", ".ras", ".jpg", ".jpeg", ".png")
+VIDEO_EXTENSIONS = (".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".m4v", ".wmv", ".flv", ".webm", ".ogv")
+ROTATIONS = (0, 90, 180, 270)
+
+
+@dataclasses.dataclass(frozen=True)
+class Frame:
+    """One decoded frame: `image` is (H, W, 3) uint8 RGB."""
+
+    name: str
+    index: int
+    image: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameError:
+    """A frame (or the rest of a stream) that could not be read; `message` names the problem."""
+
+    name: str
+    index: int
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Skipped:
+    """A frame the caller asked to skip (its outputs exist); it was not decoded."""
+
+    name: str
+    index: int
+
+
+Item = Frame | FrameError | Skipped
+SkipFn = Callable[[str], bool]
+
+
+def _never(_: str) -> bool:
+    return False
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameSelection:
+    """OpenPose's `--frame_first`, `--frame_last` (inclusive, -1 = till the end), `--frame_step`."""
+
+    first: int = 0
+    last: int = -1
+    step: int = 1
+
+    def __post_init__(self) -> None:
+        if self.first < 0:
+            raise InputError(f"--frame_first must be >= 0 (got {self.first}).")
+        if self.step < 1:
+            raise InputError(f"--frame_step must be >= 1 (got {self.step}).")
+        if self.last >= 0 and self.last < self.first:
+            raise InputError(
+                f"--frame_last ({self.last}) is before --frame_first ({self.first}); "
+                "use -1 to read till the end."
+            )
+
+    def indices(self, total: int) -> range:
+        """The selected frame indices of a stream of `total` frames."""
+        stop = total if self.last < 0 else min(total, self.last + 1)
+        return range(self.first, max(stop, self.first), self.step)
+
+    def count(self, total: int | None) -> int | None:
+        """Number of selected frames, or None when the stream length is unknown and unbounded."""
+        if total is None:
+            return len(range(self.first, self.last + 1, self.step)) if self.last >= 0 else None
+        return len(self.indices(total))
+
+
+@dataclasses.dataclass(frozen=True)
+class Orientation:
+    """OpenPose's `--frame_rotate` (degrees, counter-clockwise) and `--frame_flip` (mirror)."""
+
+    rotate: int = 0
+    flip: bool = False
+
+    def __post_init__(self) -> None:
+        if self.rotate not in ROTATIONS:
+            raise InputError(f"--frame_rotate must be one of 0, 90, 180, 270 (got {self.rotate}).")
+
+
+def orient(image: np.ndarray, orientation: Orientation) -> np.ndarray:
+    """Mirror (if `flip`) then rotate counter-clockwise by `rotate` degrees, as OpenPose's producer.
+
+    OpenPose (src/openpose/producer/producer.cpp): 90 = transpose + vertical flip, 270 = transpose +
+    horizontal flip, 180 = both flips; with `--frame_flip` the combination equals a horizontal
+    mirror applied before the rotation. (H, W, 3) -> (H, W, 3) or (W, H, 3), contiguous.
+    """
+    if orientation.flip:
+        image = image[:, ::-1]
+    if orientation.rotate:
+        image = np.rot90(image, k=orientation.rotate // 90)
+    return np.ascontiguousarray(image)
+
+
+def natural_key(name: str) -> list:
+    """Sort key for OpenPose's natural order: digit runs compare as numbers ("img2" < "img10")."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files directly in `folder` (no hidden files, no sub-folders), in natural order."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder (--image_dir needs a folder of images).")
+    try:
+        entries = list(os.scandir(folder))
+    except OSError as error:
+        raise InputError(f"{folder}: cannot list the folder ({error.strerror}).") from None
+    files = [
+        Path(entry.path)
+        for entry in entries
+        if not entry.name.startswith(".")
+        and entry.is_file()
+        and Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS
+    ]
+    return sorted(files, key=lambda path: natural_key(path.name))
+
+
+def decode_image(path: Path) -> np.ndarray:
+    """Read one image file as (H, W, 3) uint8 RGB; grey and alpha images are converted.
+
+    Raises InputError naming the file when it cannot be read or decoded.
+    """
+    import cv2
+
+    path = Path(path)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as error:
+        raise InputError(f"{path}: cannot read the file ({error.strerror}).") from None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise InputError(f"{path}: not a readable image (corrupt, truncated or unsupported format).")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+class ImageFolderSource:
+    """`--image_dir`: images of a folder in natural order; a bad image yields a FrameError."""
+
+    fps: float | None = None
+
+    def __init__(
+        self,
+        folder: str | os.PathLike,
+        selection: FrameSelection = FrameSelection(),
+        orientation: Orientation = Orientation(),
+    ) -> None:
+        self.path = Path(folder)
+        files = list_images(self.path)
+        if not files:
+            raise InputError(
+                f"{self.path}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)})."
+            )
+        self.files = [files[i] for i in selection.indices(len(files))]
+        self.orientation = orientation
+        self.total: int | None = len(self.files)
+
+    def frames(self, skip: SkipFn = _never) -> Iterator[Item]:
+        for index, path in enumerate(self.files):
+            yield _read_image_item(path, index, self.orientation, skip)
+
+
+class ImageFileSource:
+    """A single image file (positional convenience input)."""
+
+    fps: float | None = None
+    total: int | None = 1
+
+    def __init__(self, path: str | os.PathLike, orientation: Orientation = Orientation()) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f"{self.path}: no such image file.")
+        self.orientation = orientation
+
+    def frames(self, skip: SkipFn = _never) -> Iterator[Item]:
+        yield _read_image_item(self.path, 0, self.orientation, skip)
+
+
+def _read_image_item(path: Path, index: int, orientation: Orientation, skip: SkipFn) -> Item:
+    if skip(path.stem):
+        return Skipped(path.stem, index)
+    try:
+        return Frame(path.stem, index, orient(decode_image(path), orientation))
+    except InputError as error:
+        return FrameError(path.stem, index, str(error))
+
+
+def _quiet_opencv() -> None:
+    """Keep OpenCV's own warnings (e.g. "can't open camera by index") off stderr."""
+    import cv2
+
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    except AttributeError:
+        pass
+
+
+class _CaptureSource:
+    """Shared reading loop of cv2.VideoCapture-based sources."""
+
+    orientation: Orientation
+    selection: FrameSelection
+    fps: float | None
+    total: int | None
+    label: str
+    _stream_total: int | None
+
+    def _open(self, target: int | str) -> None:
+        import cv2
+
+        _quiet_opencv()
+        self._capture = cv2.VideoCapture(target)
+        if not self._capture.isOpened():
+            self._capture.release()
+            raise InputError(self._open_error())
+        fps = self._capture.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and fps > 0 else None
+
+    def _open_error(self) -> str:
+        raise NotImplementedError
+
+    def _name(self, position: int) -> str:
+        return f"{position:012d}"
+
+    def frames(self, skip: SkipFn = _never) -> Iterator[Item]:
+        import cv2
+
+        capture = self._capture
+        position = 0
+        emitted = 0
+        try:
+            while self.selection.last < 0 or position <= self.selection.last:
+                wanted = position >= self.selection.first and (
+                    (position - self.selection.first) % self.selection.step == 0
+                )
+                name = self._name(position)
+                if not wanted or skip(name):
+                    if not capture.grab():
+                        break
+                    if wanted:
+                        yield Skipped(name, emitted)
+                        emitted += 1
+                    position += 1
+                    continue
+                ok, image = capture.read()
+                if not ok or image is None:
+                    break
+                yield Frame(name, emitted, orient(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), self.orientation))
+                emitted += 1
+                position += 1
+            shortfall = self._missing_frames(position)
+            if shortfall:
+                yield FrameError(self._name(position), emitted, shortfall)
+        finally:
+            capture.release()
+
+    def _missing_frames(self, position: int) -> str | None:
+        return None
+
+
+class VideoSource(_CaptureSource):
+    """`--video`: a video file read with OpenCV's FFmpeg backend.
+
+    A stream that ends before its announced frame count (truncated or damaged file) ends with a
+    FrameError naming the file and how many frames were read.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        selection: FrameSelection = FrameSelection(),
+        orientation: Orientation = Orientation(),
+    ) -> None:
+        import cv2
+
+        self.path = Path(path)
+        self.selection = selection
+        self.orientation = orientation
+        if not self.path.is_file():
+            raise InputError(f"{self.path}: no such video file.")
+        if not os.access(self.path, os.R_OK):
+            raise InputError(f"{self.path}: the video file is not readable (permission denied).")
+        self._open(str(self.path))
+        count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        self._stream_total = count if count > 0 else None
+        if self._stream_total is not None and selection.first >= self._stream_total:
+            self._capture.release()
+            raise InputError(
+                f"{self.path}: --frame_first {selection.first} is past the end of the video "
+                f"({self._stream_total} frames)."
+            )
+        self.total = selection.count(self._stream_total)
+
+    def _open_error(self) -> str:
+        return f"{self.path}: cannot open the video (corrupt, truncated header or unsupported codec)."
+
+    def _name(self, position: int) -> str:
+        return f"{self.path.stem}_{position:012d}"
+
+    def _missing_frames(self, position: int) -> str | None:
+        expected = self._stream_total
+        if expected is None:
+            return None
+        if self.selection.last >= 0:
+            expected = min(expected, self.selection.last + 1)
+        # Containers may announce one frame more than they hold; more than that is damage.
+        if position < expected - 1:
+            return (
+                f"{self.path}: the video ended after {position} of {expected} frames "
+                "(truncated or damaged file)."
+            )
+        return None
+
+
+class CameraSource(_CaptureSource):
+    """`--camera N`: a webcam by index (-1 = the first one that opens)."""
+
+    total: int | None = None
+
+    def __init__(self, index: int, orientation: Orientation = Orientation(), frame_last: int = -1) -> None:
+        self.index = index
+        self.orientation = orientation
+        self.selection = FrameSelection(0, frame_last, 1)
+        if index < 0:
+            for candidate in range(10):
+                try:
+                    self.index = candidate
+                    self._open(candidate)
+                    break
+                except InputError:
+                    continue
+            else:
+                raise InputError("no camera found (tried indices 0-9); pass --camera N or another input.")
+        else:
+            self._open(index)
+        self.total = self.selection.count(None)
+
+    def _open_error(self) -> str:
+        return f"camera {self.index}: cannot open it (no such camera, or it is busy)."
+
+
+class IPCameraSource(_CaptureSource):
+    """`--ip_camera URL`: an RTSP/HTTP stream."""
+
+    total: int | None = None
+
+    def __init__(self, url: str, orientation: Orientation = Orientation(), frame_last: int = -1) -> None:
+        self.url = url
+        self.orientation = orientation
+        self.selection = FrameSelection(0, frame_last, 1)
+        self._open(url)
+        self.total = self.selection.count(None)
+
+    def _open_error(self) -> str:
+        return f"{self.url}: cannot open the IP camera stream (check the URL and the network)."
+
+
+Source = ImageFolderSource | ImageFileSource | VideoSource | CameraSource | IPCameraSource
+
+
+def open_path(
+    path: str | os.PathLike,
+    selection: FrameSelection = FrameSelection(),
+    orientation: Orientation = Orientation(),
+) -> Source:
+    """Open a positional input: a folder of images, an image file or a video file."""
+    path = Path(path)
+    if path.is_dir():
+        return ImageFolderSource(path, selection, orientation)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder.")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: not readable (permission denied).")
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_EXTENSIONS:
+        return ImageFileSource(path, orientation)
+    if suffix in VIDEO_EXTENSIONS:
+        return VideoSource(path, selection, orientation)
+    raise InputError(
+        f"{path}: unknown kind of input (expected a folder, an image {', '.join(IMAGE_EXTENSIONS)} "
+        f"or a video {', '.join(VIDEO_EXTENSIONS)}); use --image_dir or --video to say which."
+    )
+
+
+def batch_frames(items: Iterable[Item], batch_size: int) -> Iterator[list[Frame] | FrameError | Skipped]:
+    """Group consecutive same-size Frames into lists of at most `batch_size`, keeping stream order.
+
+    A batch is flushed when it is full, when the frame size changes, before a FrameError/Skipped
+    (which pass through on their own) and at the end.
+    """
+    if batch_size < 1:
+        raise InputError(f"--batch must be >= 1 (got {batch_size}).")
+    pending: list[Frame] = []
+    for item in items:
+        if isinstance(item, Frame):
+            if pending and item.image.shape != pending[0].image.shape:
+                yield pending
+                pending = []
+            pending.append(item)
+            if len(pending) == batch_size:
+                yield pending
+                pending = []
+            continue
+        if pending:
+            yield pending
+            pending = []
+        yield item
+    if pending:
+        yield pending
