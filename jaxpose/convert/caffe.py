@@ -298,7 +298,7 @@ def convert_caffe(
     try:
         params = strict_merge(
             expected_params(name), flat, source=str(caffemodel_path),
-            target=f"the {name} network of {prototxt_path}", ignore_extra=ignore,
+            target=f"the {name} network ({Path(prototxt_path).name})", ignore_extra=ignore,
         )
     except ConversionError as exc:
         holds = _weights_model(flat)

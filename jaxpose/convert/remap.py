@@ -99,7 +99,7 @@ def strict_merge(
     missing = sorted(path_str(p) for p in want.keys() - got.keys())
     extra = sorted(f"{path_str(p)} {_shape(np.shape(got[p]))}" for p in got.keys() - want.keys())
     mismatched = sorted(
-        f"{path_str(p)}: {source} has {tuple(np.shape(got[p]))}, {target} expects {_shape(want[p])}"
+        f"{path_str(p)}: weights have shape {tuple(np.shape(got[p]))}, the network expects {_shape(want[p])}"
         for p in want.keys() & got.keys()
         if tuple(np.shape(got[p])) != _shape(want[p])
     )
