@@ -127,7 +127,7 @@ def test_tiny_person_gets_thin_rings():
 def test_person_with_zero_area_box_is_skipped():
     lonely = np.zeros((1, 25, 3), np.float32)
     lonely[0, NECK] = (300, 80, 0.9)
-    lonely[0, MIDHIP] = (300, 320, 0.08)  # drawn-worthy (> 0.05) but not in the > 0.1 box
+    lonely[0, MIDHIP] = (320, 320, 0.08)  # drawn-worthy (> 0.05) but not in the > 0.1 box
     image = _image(seed=1)
     np.testing.assert_array_equal(render_pose(image, _poses(lonely)), image)
 
