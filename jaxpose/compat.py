@@ -69,7 +69,6 @@ def build_pipeline(options: Mapping[str, Any]) -> Pipeline:
     MPI_4_layers, and hands/faces, come from `model_folder` (converted once, then cached).
     """
     import jaxpose
-    from jaxpose.pipeline import make_pose_fn
 
     model_pose = canonical_model_pose(options["model_pose"])
     if model_pose == DEFAULT_MODEL_POSE:
@@ -87,6 +86,8 @@ def build_pipeline(options: Mapping[str, Any]) -> Pipeline:
     return_heatmaps = bool(
         options["heatmaps_add_parts"] or options["heatmaps_add_bkg"] or options["heatmaps_add_PAFs"]
     )
+    from jaxpose.pipeline import make_pose_fn
+
     pose_fn = make_pose_fn(
         body,
         net_resolution=parse_resolution("net_resolution", options["net_resolution"]),

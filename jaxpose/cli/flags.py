@@ -296,9 +296,10 @@ def help_text() -> str:
         for flag in flags:
             kind = {"str": "string", "int": "int32", "float": "double", "bool": "bool"}[flag.kind]
             default = f'"{flag.default}"' if flag.kind == "str" else str(flag.default).lower()
-            body = f"({flag.help}) type: {kind} default: {default}"
             lines.append(f"  --{flag.name}")
-            lines.extend(textwrap.wrap(body, width=96, initial_indent="      ", subsequent_indent="      "))
+            lines.extend(textwrap.wrap(f"({flag.help})", width=96, initial_indent="      ",
+                                       subsequent_indent="       ", break_on_hyphens=False))
+            lines.append(f"      type: {kind}  default: {default}")
     lines += [
         "",
         "Booleans accept --flag, --flag=true/false, --flag 1/0 and --noflag, as OpenPose's gflags.",

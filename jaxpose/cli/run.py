@@ -249,7 +249,10 @@ class Outputs:
         """Write one frame's outputs (skipping existing files with --skip_existing)."""
         from jaxpose.compat import render
         from jaxpose.io.keypoint_scale import scale_keypoints
-        from jaxpose.io.writers import heatmaps, image, keypoint_file, people_json
+        from jaxpose.io.writers.heatmaps import write_heatmaps
+        from jaxpose.io.writers.image import write_rendered_image
+        from jaxpose.io.writers.keypoint_file import write_keypoint_files
+        from jaxpose.io.writers.people_json import write_people_json
 
         o = self.options
         todo = {
@@ -260,11 +263,11 @@ class Outputs:
         saved = scale_keypoints(poses, o.keypoint_scale) if o.keypoint_scale else poses
         rendered = render(frame.image, poses, vars(o)) if ("images" in todo or o.write_video) else None
         if "json" in todo:
-            people_json.write_people_json(o.write_json, frame.name, saved)
+            write_people_json(o.write_json, frame.name, saved)
         if "keypoint" in todo:
-            keypoint_file.write_keypoint_files(o.write_keypoint, frame.name, saved, o.write_keypoint_format.lower())
+            write_keypoint_files(o.write_keypoint, frame.name, saved, o.write_keypoint_format.lower())
         if "heatmaps" in todo:
-            heatmaps.write_heatmaps(
+            write_heatmaps(
                 o.write_heatmaps,
                 frame.name,
                 poses,
@@ -275,7 +278,7 @@ class Outputs:
                 scale_mode=o.heatmaps_scale,
             )
         if "images" in todo:
-            image.write_rendered_image(o.write_images, frame.name, rendered, o.write_images_format.lower())
+            write_rendered_image(o.write_images, frame.name, rendered, o.write_images_format.lower())
         if o.write_video:
             if self.video is None:
                 self.video = VideoWriter(o.write_video, self._video_fps(fps))

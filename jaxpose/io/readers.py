@@ -215,8 +215,11 @@ def _read_image_item(path: Path, index: int, orientation: Orientation, skip: Ski
 
 
 def _quiet_opencv() -> None:
-    """Keep OpenCV's own warnings (e.g. "can't open camera by index") off stderr."""
+    """Keep OpenCV's and FFmpeg's own warnings ("can't open camera by index", "Invalid NAL unit")
+    off stderr: our one-line message says what went wrong. A user-set level is kept."""
     import cv2
+
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "8")  # AV_LOG_FATAL
 
     try:
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
