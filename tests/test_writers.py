@@ -230,7 +230,7 @@ def test_coco_json_text_layout():
 def test_coco_writer_leaves_a_valid_file_after_each_flush(tmp_path):
     path = tmp_path / "out" / "coco.json"
     poses = _poses(hands=False, face=False)
-    writer = CocoJsonWriter(path, variants=3, flush_every=2)
+    writer = CocoJsonWriter(path, variants=3, flush_every=2, flush_seconds=1e9)
     assert json.loads(path.read_text()) == []
     for i in range(3):
         writer.add(f"img_{i:012d}", poses)

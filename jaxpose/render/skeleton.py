@@ -146,15 +146,14 @@ def render_pose(image_rgb: np.ndarray, poses: Poses, *, render_threshold: float 
                        hand_render_threshold=hand_render_threshold,
                        face_render_threshold=face_render_threshold, render_hands=render_hands,
                        render_face=render_face)
-    base = np.zeros(image.shape, np.float32) if disable_blending else image.astype(np.float32)
-    layer = base.copy()
+    base = np.zeros_like(image) if disable_blending else image.copy()
+    layer = np.zeros_like(image)  # colours are integers and strokes aliased: uint8 is exact
     mask = np.zeros(image.shape[:2], np.uint8)
     for render_set in sets:
         _draw_set(layer, mask, render_set)
-    alpha = np.float32(alpha_pose)
-    blended = (np.float32(1) - alpha) * base + alpha * layer
-    out = np.where(mask[..., None] > 0, blended, base)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    # (1 - alpha) * base + alpha * layer in float, rounded and saturated to uint8, where drawn
+    blended = cv2.addWeighted(base, 1.0 - float(alpha_pose), layer, float(alpha_pose), 0.0)
+    return cv2.copyTo(blended, mask, base)
 
 
 def output_canvas(image_rgb: np.ndarray,

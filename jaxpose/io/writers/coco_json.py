@@ -5,7 +5,8 @@ Public functions and classes:
     coco_entries(poses, image_id, variant="body") -> list[dict]
     coco_json_text(entries) -> str                OpenPose's layout (newlines + tab indentation)
     coco_variant_paths(path, variants=1) -> dict[str, Path]   variant -> file
-    CocoJsonWriter(path, *, variants=1, flush_every=100)       accumulate frames, write atomically
+    CocoJsonWriter(path, *, variants=1, flush_every=100, flush_seconds=10.0)
+                                                  accumulate frames, write atomically
         .add(frame_name, poses)   .flush()   .close()   (also a context manager)
 
 Entries: one per person with at least one keypoint of the variant scored > 0; keys image_id,
@@ -13,13 +14,15 @@ category_id (1), keypoints (COCO order; x, y, 1 when the score is > 0, else -1, 
 (the person score). Body for BODY_25 and COCO-18 models (MPI has no COCO mapping: an error);
 foot (variant mask 2) for BODY_25 only. Coordinates are written as stored (after --keypoint_scale).
 
-The writer rewrites the whole file atomically every `flush_every` frames and on close, so an
-interrupted run leaves a complete, valid JSON file with the frames done so far.
+The writer rewrites the whole file atomically after `flush_every` frames or `flush_seconds` seconds
+(whichever comes first) and on close, so an interrupted run leaves a complete, valid JSON file with
+the frames done up to the last flush.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -132,9 +135,11 @@ class CocoJsonWriter:
                 coco.add(name, poses)
     """
 
-    def __init__(self, path: str | Path, *, variants: int = 1, flush_every: int = 100):
+    def __init__(self, path: str | Path, *, variants: int = 1, flush_every: int = 100,
+                 flush_seconds: float = 10.0):
         if flush_every < 1:
             raise InputError(f"flush_every must be >= 1, got {flush_every}")
+        self.flush_seconds = flush_seconds
         self.paths = coco_variant_paths(path, variants)
         for variant in self.paths:
             if variant not in ("body", "foot"):
@@ -150,7 +155,8 @@ class CocoJsonWriter:
         for variant in self.paths:
             self.entries[variant].extend(coco_entries(poses, image_id, variant))
         self._pending += 1
-        if self._pending >= self.flush_every:
+        if (self._pending >= self.flush_every
+                or time.monotonic() - self._last_flush >= self.flush_seconds):
             self.flush()
 
     def flush(self) -> None:
@@ -158,6 +164,7 @@ class CocoJsonWriter:
         for variant, path in self.paths.items():
             atomic_write_text(path, coco_json_text(self.entries[variant]))
         self._pending = 0
+        self._last_flush = time.monotonic()
 
     def close(self) -> None:
         self.flush()
