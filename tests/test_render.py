@@ -188,3 +188,14 @@ def test_plot_draws_one_line_per_visible_limb_and_the_visible_points():
     assert colours == {RED, ORANGE}
     import matplotlib.pyplot as plt
     plt.close(ax.figure)
+
+
+def test_plot_without_matplotlib_is_a_clear_error(monkeypatch):
+    import sys
+
+    import jaxpose
+    from jaxpose.errors import JaxposeError
+
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # import fails like a missing one
+    with pytest.raises(JaxposeError, match=r"jaxpose\[plot\]"):
+        jaxpose.plot(_image(), _poses())
