@@ -37,6 +37,12 @@ class Pipeline:
     pose_fn: Callable
     params: Any
     model_pose: str
+    stream_pose_fn: Callable | None = None  # for videos/cameras (OpenPose ignores
+    # --net_resolution_dynamic there); None = use `pose_fn`
+
+    def for_stream(self, still_images: bool) -> Callable:
+        """The pose_fn for still images (folders, files) or for streams (videos, cameras)."""
+        return self.pose_fn if still_images or self.stream_pose_fn is None else self.stream_pose_fn
 
 
 def canonical_model_pose(name: str) -> str:
@@ -88,15 +94,13 @@ def build_pipeline(options: Mapping[str, Any]) -> Pipeline:
     )
     from jaxpose.pipeline import make_pose_fn
 
-    pose_fn = make_pose_fn(
-        body,
+    settings = dict(
         net_resolution=parse_resolution("net_resolution", options["net_resolution"]),
         scale_number=options["scale_number"],
         scale_gap=options["scale_gap"],
         semantics=options["semantics"],
         number_people_max=options["number_people_max"],
         maximize_positives=options["maximize_positives"],
-        net_resolution_dynamic=options["net_resolution_dynamic"],
         return_heatmaps=return_heatmaps,
         hand=hand,
         face=face,
@@ -106,6 +110,8 @@ def build_pipeline(options: Mapping[str, Any]) -> Pipeline:
         hand_scale_range=options["hand_scale_range"],
         face_detector=FACE_DETECTORS[options["face_detector"]],
     )
+    pose_fn = make_pose_fn(body, net_resolution_dynamic=options["net_resolution_dynamic"], **settings)
+    stream_pose_fn = make_pose_fn(body, net_resolution_dynamic=-1.0, **settings)
     if hand is None and face is None:
         params = body.params
     else:
@@ -114,7 +120,7 @@ def build_pipeline(options: Mapping[str, Any]) -> Pipeline:
             params["hand"] = hand.params
         if face is not None:
             params["face"] = face.params
-    return Pipeline(pose_fn=pose_fn, params=params, model_pose=model_pose)
+    return Pipeline(pose_fn=pose_fn, params=params, model_pose=model_pose, stream_pose_fn=stream_pose_fn)
 
 
 def options_from_params(

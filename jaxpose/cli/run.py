@@ -301,14 +301,14 @@ class Outputs:
                 self.video.close()
 
 
-def run_pose_fn(pipeline: Any, frames: list[readers.Frame], batch: int) -> list[Poses]:
+def run_pose_fn(pose_fn: Callable, params: Any, frames: list[readers.Frame], batch: int) -> list[Poses]:
     """Poses of each frame; with `batch` > 1 one device call per batch, padded to `batch` frames
     (repeating the last) so every batch of a size compiles once."""
     if batch == 1:
-        return [pipeline.pose_fn(pipeline.params, frame.image) for frame in frames]
+        return [pose_fn(params, frame.image) for frame in frames]
     images = [frame.image for frame in frames]
     images += [images[-1]] * (batch - len(images))
-    return list(pipeline.pose_fn.batch(pipeline.params, np.stack(images)))[: len(frames)]
+    return list(pose_fn.batch(params, np.stack(images)))[: len(frames)]
 
 
 class Reporter:
@@ -347,6 +347,8 @@ def process(options: Options, pipeline: Any, inputs: list[InputSpec], stderr: Te
                     stats.failures += 1
                     continue
                 progress.add_total(source.total)
+                still = isinstance(source, (readers.ImageFolderSource, readers.ImageFileSource))
+                pose_fn = pipeline.for_stream(still)
                 items = readers.batch_frames(source.frames(skip=outputs.done), options.batch)
                 for item in items:
                     if isinstance(item, readers.Skipped):
@@ -358,7 +360,7 @@ def process(options: Options, pipeline: Any, inputs: list[InputSpec], stderr: Te
                         stats.failures += 1
                         progress.update(1)
                         continue
-                    _process_batch(item, pipeline, options, outputs, source.fps, stats, report, progress)
+                    _process_batch(item, pose_fn, pipeline.params, options, outputs, source.fps, stats, report, progress)
                     if stop_after and stats.frames >= stop_after:
                         raise KeyboardInterrupt
         except KeyboardInterrupt:
@@ -380,7 +382,8 @@ def process(options: Options, pipeline: Any, inputs: list[InputSpec], stderr: Te
 
 def _process_batch(
     frames: list[readers.Frame],
-    pipeline: Any,
+    pose_fn: Callable,
+    params: Any,
     options: Options,
     outputs: Outputs,
     fps: float | None,
@@ -389,7 +392,7 @@ def _process_batch(
     progress: Progress,
 ) -> None:
     try:
-        results = run_pose_fn(pipeline, frames, options.batch)
+        results = run_pose_fn(pose_fn, params, frames, options.batch)
     except JaxposeError as error:
         for frame in frames:
             report.error(f"{frame.name}: {error}")
