@@ -413,3 +413,83 @@ def test_e2e_video_json_read_by_pose_format_and_video_written(tmp_path, real_pos
         frames += 1
     assert frames == 4
     assert (written.get(cv2.CAP_PROP_FRAME_WIDTH), written.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (1280, 720)
+
+
+# ------------------------------------------------------------------ options reach make_pose_fn; progress
+
+
+def test_flags_map_onto_make_pose_fn_and_model_folder(monkeypatch, tmp_path):
+    import jaxpose.convert.caffe
+    import jaxpose.pipeline
+
+    loaded, calls = [], []
+
+    class FakeModel:
+        def __init__(self, name):
+            self.name, self.params = name, {name: 1}
+
+    def load_model_folder(folder, name):
+        loaded.append((folder, name))
+        return FakeModel(name)
+
+    monkeypatch.setattr(jaxpose.convert.caffe, "load_model_folder", load_model_folder)
+    monkeypatch.setattr(jaxpose.pipeline, "make_pose_fn", lambda model, **kw: calls.append((model, kw)) or "fn")
+    options = flags.parse(
+        "--model_pose coco --model_folder M --hand --face --face_detector 1 --net_resolution 320x-1 "
+        "--hand_net_resolution 256 --face_net_resolution 240x240 --hand_scale_number 6 --hand_scale_range 0.5 "
+        "--scale_number 2 --scale_gap 0.3 --number_people_max 3 --maximize_positives --semantics cpu "
+        "--heatmaps_add_PAFs --net_resolution_dynamic 0".split()
+    )
+    pipeline = jaxpose.compat.build_pipeline(vars(options))
+    assert loaded == [("M", "COCO"), ("M", "HAND"), ("M", "FACE")]
+    assert pipeline.params == {"body": {"COCO": 1}, "hand": {"HAND": 1}, "face": {"FACE": 1}}
+    (model, still), (_, stream) = calls
+    assert model.name == "COCO" and still["hand"].name == "HAND" and still["face"].name == "FACE"
+    assert still["net_resolution"] == (320, -1) and still["net_resolution_dynamic"] == 0.0
+    assert stream["net_resolution_dynamic"] == -1.0
+    expected = dict(
+        hand_net_resolution=256, face_net_resolution=240, hand_scale_number=6, hand_scale_range=0.5,
+        scale_number=2, scale_gap=0.3, number_people_max=3, maximize_positives=True, semantics="cpu",
+        return_heatmaps=True, face_detector="opencv",
+    )
+    assert {k: still[k] for k in expected} == expected
+
+
+def test_missing_model_folder_is_one_clear_line(tmp_path):
+    make_folder(tmp_path / "in", 1)
+    code, _, err = jaxpose_cli(tmp_path / "in", "--model_pose", "COCO", "--model_folder", tmp_path / "models")
+    assert code == 1 and "models: no such models folder" in err and "Traceback" not in err
+
+
+def test_hand_needs_a_model_folder():
+    code, _, err = jaxpose_cli("x.jpg", "--hand")
+    assert code == 2 and "--hand needs OpenPose's Caffe weights" in err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_only_on_a_terminal_and_not_quiet(fake, tmp_path):
+    from jaxpose.io.progress import Progress
+
+    make_folder(tmp_path / "in", 3)
+    terminal = _Terminal()
+    code = run.main([str(tmp_path / "in"), "--write_json", str(tmp_path / "j")], stdout=io.StringIO(), stderr=terminal)
+    assert code == 0
+    text = terminal.getvalue()
+    assert "3/3" in text and "frame/s" in text and "jaxpose: 3 frames, 3 people, 0 failed" in text
+    assert not Progress(quiet=True, stream=_Terminal()).enabled
+    assert not Progress(quiet=False, stream=io.StringIO()).enabled
+    quiet = _Terminal()
+    run.main([str(tmp_path / "in"), "--quiet"], stdout=io.StringIO(), stderr=quiet)
+    assert quiet.getvalue() == ""
+
+
+def test_write_video_mp4_and_fps(fake, tmp_path):
+    make_folder(tmp_path / "in", 3)
+    code, _, err = jaxpose_cli(tmp_path / "in", "--write_video", tmp_path / "v.mp4", "--write_video_fps", "12")
+    assert code == 0, err
+    capture = cv2.VideoCapture(str(tmp_path / "v.mp4"))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 3 and capture.get(cv2.CAP_PROP_FPS) == pytest.approx(12)

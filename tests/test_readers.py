@@ -199,3 +199,8 @@ def test_frame_folder_from_shared_media(tmp_path):
     items = list(readers.open_path(tmp_path).frames())
     assert [item.name for item in items] == ["COCO_val2014_000000000192", "messi5"]
     np.testing.assert_array_equal(items[1].image, cv2.imread(str(media / "messi5.jpg"))[:, :, ::-1])
+
+
+def test_unreachable_ip_camera_is_an_input_error():
+    with pytest.raises(InputError, match="127.0.0.1:1"):
+        readers.IPCameraSource("rtsp://127.0.0.1:1/stream")
