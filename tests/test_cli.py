@@ -493,3 +493,12 @@ def test_write_video_mp4_and_fps(fake, tmp_path):
     assert code == 0, err
     capture = cv2.VideoCapture(str(tmp_path / "v.mp4"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 3 and capture.get(cv2.CAP_PROP_FPS) == pytest.approx(12)
+
+
+def test_unwritable_output_is_reported_not_a_traceback(fake, tmp_path):
+    make_folder(tmp_path / "in", 2)
+    (tmp_path / "blocker").write_text("a file where a folder is needed")
+    code, _, err = jaxpose_cli(tmp_path / "in", "--write_coco_json", tmp_path / "blocker" / "c.json")
+    assert code == 1 and "cannot create the outputs" in err and "Traceback" not in err
+    code, _, err = jaxpose_cli(tmp_path / "in", "--write_json", tmp_path / "blocker" / "j")
+    assert code == 1 and err.count("cannot write the outputs") == 2 and "Traceback" not in err

@@ -330,9 +330,13 @@ def process(options: Options, pipeline: Any, inputs: list[InputSpec], stderr: Te
     stats = RunStats()
     stop_after = int(os.environ.get(STOP_AFTER_ENV, "0") or 0)
     interrupted = False
+    try:
+        outputs = Outputs(options, pipeline.model_pose)
+    except (JaxposeError, OSError) as error:
+        print(f"jaxpose: error: cannot create the outputs: {error}", file=stderr)
+        return EXIT_FAILURES
     with Progress(quiet=options.quiet, stream=stderr) as progress:
         report = Reporter(progress, options.quiet, stderr)
-        outputs = Outputs(options, pipeline.model_pose)
         if options.skip_existing and outputs.run_level:
             report.note(
                 "--skip_existing with --write_video/--write_coco_json: every frame is still processed "
