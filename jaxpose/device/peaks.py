@@ -1,0 +1,115 @@
+"""Peak detection (NMS) with 7x7 centroid refinement (openpose-core §6), static shapes.
+
+`find_peaks` returns, per part channel, the first `max_peaks` peaks in raster order (OpenPose keeps
+127 = `POSE_MAX_PEOPLE`), their count (capped) and the uncapped total, so the host can tell when a
+smaller buffer overflowed.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+
+MAX_PEAKS = 127  # OpenPose's POSE_MAX_PEOPLE
+_NEIGHBOURS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
+
+
+class Peaks(NamedTuple):
+    """peaks: (N, P, M, 3) x, y (heatmap pixels, nmsOffset included), score; rows >= count are 0.
+    counts: (N, P) int32 number kept (<= M); totals: (N, P) int32 number found (uncapped)."""
+
+    peaks: jnp.ndarray
+    counts: jnp.ndarray
+    totals: jnp.ndarray
+
+
+def _shifted(padded: jnp.ndarray, dy: int, dx: int, h: int, w: int) -> jnp.ndarray:
+    return padded[..., 1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+
+
+def peak_mask(maps: jnp.ndarray, threshold: jnp.ndarray, semantics: str = "cuda") -> jnp.ndarray:
+    """(..., H, W) -> bool (..., H, W): which pixels are peaks (§6.1)."""
+    h, w = maps.shape[-2:]
+    y = jnp.arange(h)[:, None]
+    x = jnp.arange(w)[None, :]
+    above = maps > threshold
+    pad = [(0, 0)] * (maps.ndim - 2) + [(1, 1), (1, 1)]
+    if semantics == "cuda":
+        padded = jnp.pad(maps, pad, constant_values=-jnp.inf)
+        strict = above
+        for dy, dx in _NEIGHBOURS:
+            strict = strict & (maps > _shifted(padded, dy, dx, h, w))
+        inner = (x >= 1) & (x <= w - 2) & (y >= 1) & (y <= h - 2)
+        return strict & inner
+    if semantics == "cpu":
+        padded = jnp.pad(maps, pad, constant_values=-jnp.inf)
+        strict = above
+        for dy, dx in _NEIGHBOURS:
+            strict = strict & (maps > _shifted(padded, dy, dx, h, w))
+        padded_thr = jnp.pad(maps, pad) + 0.0
+        padded_thr = jnp.where(_border_of(padded_thr.shape[-2:]), threshold, padded_thr)
+        loose = above
+        for dy, dx in _NEIGHBOURS:
+            loose = loose & (maps >= _shifted(padded_thr, dy, dx, h, w))
+        inner = (x >= 2) & (x <= w - 3) & (y >= 2) & (y <= h - 3)
+        ring = (x == 1) | (x == w - 2) | (y == 1) | (y == h - 2)
+        return jnp.where(inner, strict, ring & loose)
+    raise ValueError(f"unknown semantics {semantics!r}")
+
+
+def _border_of(hw: tuple[int, int]) -> jnp.ndarray:
+    y = jnp.arange(hw[0])[:, None]
+    x = jnp.arange(hw[1])[None, :]
+    return (y == 0) | (y == hw[0] - 1) | (x == 0) | (x == hw[1] - 1)
+
+
+def _first_in_raster_order(mask: jnp.ndarray, max_peaks: int) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """(H*W,) bool -> (M,) flat indices of the first M true entries (padded with 0), total count."""
+    flat_idx, = jnp.nonzero(mask, size=max_peaks, fill_value=0)
+    return flat_idx.astype(jnp.int32), jnp.sum(mask, dtype=jnp.int32)
+
+
+def _refine(channel: jnp.ndarray, py: jnp.ndarray, px: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """7x7 weighted centroid (positive values only) around each (py, px) (§6.3)."""
+    h, w = channel.shape
+    d = jnp.arange(-3, 4, dtype=jnp.int32)
+    ys = py[:, None, None] + d[None, :, None]
+    xs = px[:, None, None] + d[None, None, :]
+    inside = (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)
+    v = channel[jnp.clip(ys, 0, h - 1), jnp.clip(xs, 0, w - 1)]
+    v = jnp.where(inside & (v > 0), v, 0.0)
+    sw = v.sum(axis=(1, 2))
+    sx = (v * xs.astype(jnp.float32)).sum(axis=(1, 2))
+    sy = (v * ys.astype(jnp.float32)).sum(axis=(1, 2))
+    return sx / sw, sy / sw
+
+
+def find_peaks(
+    heatmaps: jnp.ndarray,
+    threshold: jnp.ndarray,
+    offset: jnp.ndarray,
+    max_peaks: int = MAX_PEAKS,
+    semantics: str = "cuda",
+) -> Peaks:
+    """NMS on part heatmaps (N, H, W, P) -> Peaks with M = `max_peaks` rows per part (§6).
+
+    threshold: NMS threshold (float32, may be traced); offset: nmsOffset = 0.5 / s (§5).
+    """
+    chex.assert_rank(heatmaps, 4)
+    n, h, w, p = heatmaps.shape
+    maps = jnp.moveaxis(heatmaps.astype(jnp.float32), 3, 1)  # (N, P, H, W)
+    mask = peak_mask(maps, threshold, semantics).reshape(n, p, h * w)
+    select = jax.vmap(jax.vmap(lambda m: _first_in_raster_order(m, max_peaks)))
+    flat, totals = select(mask)  # (N, P, M), (N, P)
+    counts = jnp.minimum(totals, max_peaks)
+    py, px = flat // w, flat % w
+    refine = jax.vmap(jax.vmap(_refine))
+    cx, cy = refine(maps, py, px)
+    score = jnp.take_along_axis(maps.reshape(n, p, h * w), flat, axis=2)
+    valid = jnp.arange(max_peaks)[None, None, :] < counts[..., None]
+    peaks = jnp.stack([cx + offset, cy + offset, score], axis=-1)
+    peaks = jnp.where(valid[..., None], peaks, 0.0)
+    return Peaks(peaks, counts, totals)

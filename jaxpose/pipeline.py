@@ -1,0 +1,425 @@
+"""`make_pose_fn`: image -> people, with OpenPose's exact semantics (openpose-core §3-§8).
+
+    pose_fn = jaxpose.make_pose_fn(model)
+    poses = pose_fn(model.params, image)            # (H, W, 3) uint8 RGB -> jaxpose.Poses
+    many = pose_fn.batch(model.params, frames)      # (T, H, W, 3) -> list[Poses], one device call
+
+Device (one jitted call per batch): fit the image into the net input, run the network, upsample
+and merge, NMS, score every candidate limb. Host (NumPy): the greedy matcher, filtering, scaling
+to image pixels, number_people_max. `pose_fn.device_fn(params, images)` is the pure device part.
+
+Compiles: one per (padded image bucket, net input sizes, peak buffer, batch bucket). Images are
+zero-padded up to a multiple of `BUCKET` pixels and their true size travels as a traced value, so
+images of different sizes that share a net input size share one compiled function.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Any, Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxpose.assemble import assemble_people
+from jaxpose.device.paf import ScoreThresholds
+from jaxpose.device.peaks import MAX_PEAKS
+from jaxpose.device.postprocess import postprocess
+from jaxpose.device.preprocess import (
+    WarpGeometry, net_input_size, normalize, scale_net_to_output, scale_sizes, warp_geometry,
+    warp_image,
+)
+from jaxpose.errors import InputError
+from jaxpose.poses import Poses
+from jaxpose.specs import ModelSpec, Thresholds
+
+SEMANTICS = ("cuda", "cpu")
+BUCKET = 128  # padded image sides are multiples of this (pixels)
+FIRST_PEAK_BUFFER = 32  # peaks per part tried first; grows to max_peaks when a part has more
+MAX_IMAGE_SIDE = 16384
+THRESHOLD_NAMES = tuple(f.name for f in dataclasses.fields(Thresholds))
+
+
+# ------------------------------------------------------------------ configuration
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """Everything that depends on the image size (host values; `geoms` are small int32 arrays)."""
+
+    image_wh: tuple[int, int]
+    net_sizes: tuple[tuple[int, int], ...]  # (Wi, Hi) per scale
+    ratios: np.ndarray  # (n,) float32 r_i / r_0
+    scale: float  # scaleNetToOutput
+    nms_offset: float
+    geoms: tuple[WarpGeometry, ...]
+
+    @property
+    def heat_hw(self) -> tuple[int, int]:
+        return self.net_sizes[0][1], self.net_sizes[0][0]
+
+
+def make_plan(image_wh: tuple[int, int], net_resolution: tuple[int, int], dynamic: float,
+              scale_number: int, scale_gap: float) -> Plan:
+    """Net sizes, scale factors, scaleNetToOutput and warp geometry for one image size (§3, §5)."""
+    net0 = net_input_size(image_wh, net_resolution, dynamic)
+    sizes, factors = scale_sizes(image_wh, net0, scale_number, scale_gap)
+    scale, offset = scale_net_to_output(image_wh, sizes[0])
+    ratios = np.array([f / factors[0] for f in factors], np.float32)
+    geoms = tuple(warp_geometry(image_wh, size, r) for size, r in zip(sizes, factors))
+    return Plan(image_wh, sizes, ratios, scale, offset, geoms)
+
+
+def resolve_thresholds(spec: ModelSpec, maximize_positives: bool, overrides: dict) -> Thresholds:
+    """The model's default thresholds (§2.5) with `overrides` (snake-cased OpenPose names) applied."""
+    unknown = sorted(set(overrides) - set(THRESHOLD_NAMES))
+    if unknown:
+        raise InputError(
+            f"unknown option(s) {', '.join(unknown)}; the thresholds that can be overridden are "
+            f"{', '.join(THRESHOLD_NAMES)}."
+        )
+    for name, value in overrides.items():
+        if name == "min_subset_cnt":
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise InputError(f"min_subset_cnt={value!r}: must be an integer >= 0.")
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+                or not math.isfinite(value):
+            raise InputError(f"{name}={value!r}: must be a finite number.")
+        if name in ("nms_threshold", "inter_min_above_threshold") and not 0 <= value <= 1:
+            raise InputError(f"{name}={value!r}: must lie in [0, 1].")
+        if name == "min_subset_score" and value < 0:
+            raise InputError(f"min_subset_score={value!r}: must be >= 0.")
+    return dataclasses.replace(spec.thresholds_for(maximize_positives), **overrides)
+
+
+def _score_thresholds(t: Thresholds) -> ScoreThresholds:
+    return ScoreThresholds(jnp.float32(t.nms_threshold), jnp.float32(t.inter_threshold),
+                           jnp.float32(t.inter_min_above_threshold))
+
+
+def _parse_net_resolution(net_resolution) -> tuple[int, int]:
+    if isinstance(net_resolution, str):
+        try:
+            w, h = (int(v) for v in net_resolution.lower().split("x"))
+        except ValueError:
+            raise InputError(f"net_resolution {net_resolution!r}: expected 'WxH', e.g. '-1x368'.") from None
+        return w, h
+    try:
+        w, h = net_resolution
+        return int(w), int(h)
+    except (TypeError, ValueError):
+        raise InputError(f"net_resolution {net_resolution!r}: expected (width, height), e.g. (-1, 368).") from None
+
+
+# ------------------------------------------------------------------ device
+
+
+def _device_core(params: Any, images: jnp.ndarray, geoms: Sequence[WarpGeometry],
+                 ratios: jnp.ndarray, nms_offset: jnp.ndarray, thresholds: ScoreThresholds, *,
+                 net: Any, spec: ModelSpec, heat_hw: tuple[int, int], semantics: str,
+                 max_peaks: int, return_heatmaps: bool) -> dict[str, jnp.ndarray]:
+    """(N, Hb, Wb, 3) uint8 RGB (image in the top-left corner) -> fixed-shape post-processing."""
+    outputs = []
+    for geom in geoms:
+        x = normalize(warp_image(images, geom), spec.normalization)
+        outputs.append(net.apply({"params": params}, x).astype(jnp.float32))
+    return postprocess(outputs, ratios, nms_offset, thresholds, spec=spec, heat_hw=heat_hw,
+                       semantics=semantics, max_peaks=max_peaks, return_heatmaps=return_heatmaps)
+
+
+def make_device_fn(
+    model: Any,
+    net_resolution: tuple[int, int] | str = (-1, 368),
+    scale_number: int = 1,
+    scale_gap: float = 0.25,
+    semantics: str = "cuda",
+    maximize_positives: bool = False,
+    net_resolution_dynamic: float = 1.0,
+    max_peaks: int = MAX_PEAKS,
+    return_heatmaps: bool = False,
+    **overrides: float,
+) -> Callable[[Any, jnp.ndarray], dict[str, jnp.ndarray]]:
+    """The pure device part: `fn(params, images (N, H, W, 3) uint8 RGB) -> dict` of fixed shapes.
+
+    Returns peaks (N, P, M, 3) (heatmap pixels, nmsOffset included), counts (N, P), totals (N, P)
+    (peaks found before the cap M), scores (N, K, M, M) limb scores (-1 / 0 = no connection) and,
+    with `return_heatmaps`, heatmaps (N, Ht, Wt, C). Jit, vmap or shard it like any JAX function;
+    the geometry is derived from the static image shape.
+    """
+    spec: ModelSpec = model.spec
+    config = _check_options(spec, net_resolution, scale_number, scale_gap, semantics,
+                            max_peaks, overrides)
+    net_res = config["net_resolution"]
+    thresholds = resolve_thresholds(spec, maximize_positives, overrides)
+    net = model.net
+
+    def device_fn(params: Any, images: jnp.ndarray) -> dict[str, jnp.ndarray]:
+        if images.ndim != 4 or images.shape[-1] != 3:
+            raise InputError(f"images of shape {images.shape}: expected (N, H, W, 3) uint8 RGB.")
+        h, w = images.shape[1:3]
+        plan = make_plan((w, h), net_res, net_resolution_dynamic, scale_number, scale_gap)
+        return _device_core(params, images, plan.geoms, jnp.asarray(plan.ratios),
+                            jnp.float32(plan.nms_offset), _score_thresholds(thresholds),
+                            net=net, spec=spec, heat_hw=plan.heat_hw, semantics=semantics,
+                            max_peaks=max_peaks, return_heatmaps=return_heatmaps)
+
+    return device_fn
+
+
+def _check_options(spec, net_resolution, scale_number, scale_gap, semantics, max_peaks,
+                   overrides) -> dict:
+    if semantics not in SEMANTICS:
+        raise InputError(f"semantics={semantics!r}: choose 'cuda' (OpenPose GPU build, default) "
+                         "or 'cpu' (OpenPose CPU-only build).")
+    if semantics == "cpu" and scale_number > 1:
+        raise InputError("scale_number > 1 with semantics='cpu': OpenPose's CPU-only build refuses "
+                         "multi-scale; use semantics='cuda' or scale_number=1.")
+    if not isinstance(scale_number, (int, np.integer)) or scale_number < 1 or scale_number > 8:
+        raise InputError(f"scale_number={scale_number!r}: must be an integer in 1..8.")
+    if not isinstance(max_peaks, (int, np.integer)) or not 1 <= max_peaks <= 1024:
+        raise InputError(f"max_peaks={max_peaks!r}: must be an integer in 1..1024 (OpenPose: 127).")
+    net_res = _parse_net_resolution(net_resolution)
+    net_input_size((656, 368), net_res, 1.0)  # validates the multiples-of-16 rule early
+    scale_sizes((656, 368), (656, 368), scale_number, scale_gap)
+    if spec.num_pairs == 0:
+        raise InputError(f"model {spec.name} has no PAFs; make_pose_fn needs a body model.")
+    return {"net_resolution": net_res}
+
+
+# ------------------------------------------------------------------ host shell
+
+
+def as_rgb_uint8(image: Any) -> np.ndarray:
+    """Validate one image: (H, W, 3) uint8 RGB, or (H, W) grayscale (converted)."""
+    if hasattr(image, "__array__") and not isinstance(image, np.ndarray):
+        image = np.asarray(image)
+    if not isinstance(image, np.ndarray):
+        raise InputError(f"image of type {type(image).__name__}: expected a NumPy array (H, W, 3) uint8 RGB.")
+    if image.dtype != np.uint8:
+        raise InputError(
+            f"image dtype {image.dtype}: expected uint8 RGB 0..255 (for floats in [0, 1] pass "
+            "(image * 255).round().astype(np.uint8)).")
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3:
+        raise InputError(f"image of shape {image.shape}: expected (H, W, 3) RGB or (H, W) gray.")
+    if image.shape[2] == 4:
+        raise InputError(f"image of shape {image.shape} has an alpha channel: pass image[..., :3].")
+    if image.shape[2] != 3:
+        raise InputError(f"image of shape {image.shape}: expected 3 channels (RGB).")
+    h, w = image.shape[:2]
+    if h == 0 or w == 0:
+        raise InputError(f"empty image of shape {image.shape}.")
+    if h < 2 or w < 2:
+        raise InputError(f"image of {w}x{h} pixels: needs at least 2x2 pixels.")
+    if max(h, w) > MAX_IMAGE_SIDE:
+        raise InputError(f"image of {w}x{h} pixels: larger than {MAX_IMAGE_SIDE} pixels per side; "
+                         "downscale it first.")
+    return image
+
+
+def _bucket(n: int) -> int:
+    return -(-n // BUCKET) * BUCKET
+
+
+def _batch_bucket(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
+
+
+class PoseFn:
+    """Callable returned by `make_pose_fn`; see the module docstring."""
+
+    def __init__(self, model: Any, *, net_resolution, scale_number, scale_gap, semantics,
+                 number_people_max, maximize_positives, net_resolution_dynamic, return_heatmaps,
+                 max_peaks, thresholds: Thresholds, wholebody: Callable | None):
+        self.model = model
+        self.spec: ModelSpec = model.spec
+        self.net_resolution = net_resolution
+        self.scale_number = scale_number
+        self.scale_gap = scale_gap
+        self.semantics = semantics
+        self.number_people_max = int(number_people_max)
+        self.maximize_positives = maximize_positives
+        self.net_resolution_dynamic = net_resolution_dynamic
+        self.return_heatmaps = return_heatmaps
+        self.max_peaks = max_peaks
+        self.thresholds = thresholds
+        self._score_thresholds = _score_thresholds(thresholds)
+        self._wholebody = wholebody
+        self._jitted: dict[tuple, Callable] = {}
+        self._post_jitted: dict[tuple, Callable] = {}
+        self._plans: dict[tuple[int, int], tuple[Plan, tuple]] = {}
+        self.device_fn = make_device_fn(
+            model, net_resolution, scale_number, scale_gap, semantics, maximize_positives,
+            net_resolution_dynamic, max_peaks, return_heatmaps, **dataclasses.asdict(thresholds))
+
+    # -- plans and compiled functions
+
+    def plan(self, image_wh: tuple[int, int]) -> Plan:
+        return self._plan_with_device_arrays(image_wh)[0]
+
+    def _plan_with_device_arrays(self, image_wh: tuple[int, int]) -> tuple[Plan, tuple]:
+        if image_wh not in self._plans:
+            if len(self._plans) > 256:
+                self._plans.clear()
+            plan = make_plan(image_wh, self.net_resolution, self.net_resolution_dynamic,
+                             self.scale_number, self.scale_gap)
+            args = (tuple(WarpGeometry(*(jnp.asarray(a) for a in g)) for g in plan.geoms),
+                    jnp.asarray(plan.ratios), jnp.float32(plan.nms_offset))
+            self._plans[image_wh] = (plan, args)
+        return self._plans[image_wh]
+
+    def _compiled(self, plan: Plan, buffer: int) -> Callable:
+        key = (plan.net_sizes, buffer)
+        if key not in self._jitted:
+            self._jitted[key] = jax.jit(functools.partial(
+                _device_core, net=self.model.net, spec=self.spec, heat_hw=plan.heat_hw,
+                semantics=self.semantics, max_peaks=buffer, return_heatmaps=self.return_heatmaps))
+        return self._jitted[key]
+
+    def _run_device(self, params: Any, frames: np.ndarray, image_wh: tuple[int, int]):
+        """frames (T, H, W, 3) uint8 -> host dict of arrays for the T frames, plus the plan."""
+        plan, args = self._plan_with_device_arrays(image_wh)
+        t, h, w = frames.shape[:3]
+        tb, hb, wb = _batch_bucket(t), _bucket(h), _bucket(w)
+        if (tb, hb, wb) != (t, h, w):
+            padded = np.zeros((tb, hb, wb, 3), np.uint8)
+            padded[:t, :h, :w] = frames
+            frames = padded
+        buffer = min(FIRST_PEAK_BUFFER, self.max_peaks)
+        while True:
+            out = self._compiled(plan, buffer)(params, frames, *args, self._score_thresholds)
+            out = jax.device_get(out)
+            if buffer >= self.max_peaks or (out["totals"][:t] <= buffer).all():
+                break
+            buffer = self.max_peaks
+        return {k: v[:t] for k, v in out.items()}, plan
+
+    # -- host assembly
+
+    def _poses(self, out: dict, n: int, plan: Plan) -> Poses:
+        keypoints, scores = assemble_people(
+            self.spec, out["peaks"][n], out["counts"][n], out["scores"][n], self.thresholds,
+            plan.scale, self.semantics, self.maximize_positives, self.number_people_max)
+        return Poses(
+            keypoints=keypoints, scores=scores, model=self.spec.name, image_size=plan.image_wh,
+            net_input_size=plan.net_sizes[0], scale_net_to_output=plan.scale,
+            heatmaps=out["heatmaps"][n] if "heatmaps" in out else None)
+
+    def _add_wholebody(self, params: Any, image: np.ndarray, poses: Poses) -> Poses:
+        if self._wholebody is None:
+            return poses
+        extra = self._wholebody(params.get("hand"), params.get("face"), image, poses.keypoints)
+        return poses.replace(**extra)
+
+    def _body_params(self, params: Any) -> Any:
+        if self._wholebody is None:
+            return params
+        if not isinstance(params, dict) or "body" not in params:
+            raise InputError('with hand/face models, pass params as {"body": ..., "hand": ..., '
+                             '"face": ...} (e.g. model.params for "body").')
+        return params["body"]
+
+    # -- public
+
+    def __call__(self, params: Any, image: Any) -> Poses:
+        """One (H, W, 3) uint8 RGB image -> Poses."""
+        image = as_rgb_uint8(image)
+        h, w = image.shape[:2]
+        out, plan = self._run_device(self._body_params(params), image[None], (w, h))
+        return self._add_wholebody(params, image, self._poses(out, 0, plan))
+
+    def batch(self, params: Any, frames: Any) -> list[Poses]:
+        """(T, H, W, 3) uint8 RGB frames of one size -> list of T Poses; one device call."""
+        frames = np.asarray(frames)
+        if frames.ndim != 4:
+            raise InputError(f"frames of shape {frames.shape}: expected (T, H, W, 3) uint8 RGB.")
+        if frames.shape[0] == 0:
+            return []
+        as_rgb_uint8(frames[0])
+        if frames.shape[-1] != 3:
+            raise InputError(f"frames of shape {frames.shape}: expected 3 channels (RGB).")
+        t, h, w = frames.shape[:3]
+        out, plan = self._run_device(self._body_params(params), frames, (w, h))
+        return [self._add_wholebody(params, frames[n], self._poses(out, n, plan)) for n in range(t)]
+
+    def from_net_output(self, net_outputs: Any, image_size: tuple[int, int]) -> Poses:
+        """Post-process given network output(s) of one image of `image_size` (W, H) pixels.
+
+        net_outputs: (h, w, C) for one scale, or a sequence with one array per scale, each at
+        stride 8 of that scale's net input (as OpenPose's `--body 2`). Skips the network.
+        """
+        outputs = [net_outputs] if not isinstance(net_outputs, (list, tuple)) else list(net_outputs)
+        plan = self.plan(tuple(int(v) for v in image_size))
+        if len(outputs) != len(plan.net_sizes):
+            raise InputError(f"{len(outputs)} net outputs for {len(plan.net_sizes)} scales.")
+        outputs = [jnp.asarray(o, jnp.float32)[None] for o in outputs]
+        for o, (wi, hi) in zip(outputs, plan.net_sizes):
+            expected = (-(-hi // self.spec.stride), -(-wi // self.spec.stride), self.spec.num_channels)
+            if o.shape[1:] != expected:
+                raise InputError(f"net output of shape {o.shape[1:]}: expected {expected} for "
+                                 f"net input {wi}x{hi}.")
+        buffer = self.max_peaks
+        key = (plan.net_sizes, buffer)
+        if key not in self._post_jitted:
+            self._post_jitted[key] = jax.jit(functools.partial(
+                postprocess, spec=self.spec, heat_hw=plan.heat_hw, semantics=self.semantics,
+                max_peaks=buffer, return_heatmaps=self.return_heatmaps))
+        out = jax.device_get(self._post_jitted[key](
+            outputs, jnp.asarray(plan.ratios), jnp.float32(plan.nms_offset), self._score_thresholds))
+        return self._poses(out, 0, plan)
+
+
+def make_pose_fn(
+    model: Any,
+    net_resolution: tuple[int, int] | str = (-1, 368),
+    scale_number: int = 1,
+    scale_gap: float = 0.25,
+    semantics: str = "cuda",
+    number_people_max: int = -1,
+    maximize_positives: bool = False,
+    net_resolution_dynamic: float = 1.0,
+    return_heatmaps: bool = False,
+    hand: Any = None,
+    face: Any = None,
+    hand_net_resolution: int = 368,
+    face_net_resolution: int = 368,
+    hand_scale_number: int = 1,
+    hand_scale_range: float = 0.4,
+    face_detector: str = "body",
+    max_peaks: int = MAX_PEAKS,
+    **overrides: float,
+) -> PoseFn:
+    """A function `pose_fn(params, image) -> Poses` for body `model`, as OpenPose's flags.
+
+    net_resolution: (width, height), one side -1 = from the aspect ratio (multiples of 16).
+    net_resolution_dynamic: 1.0 for still images (caps width at 16:9), -1 for video/camera.
+    semantics: "cuda" (OpenPose GPU build) or "cpu" (OpenPose CPU-only build; single scale).
+    overrides: nms_threshold, inter_threshold, inter_min_above_threshold, min_subset_cnt,
+    min_subset_score (defaults per model and `maximize_positives`, openpose-core §2.5).
+    max_peaks: peaks kept per part (OpenPose: 127).
+    With `hand` / `face` models, params becomes {"body": ..., "hand": ..., "face": ...}.
+    """
+    spec: ModelSpec = model.spec
+    config = _check_options(spec, net_resolution, scale_number, scale_gap, semantics,
+                            max_peaks, overrides)
+    if isinstance(number_people_max, bool) or not isinstance(number_people_max, (int, np.integer)):
+        raise InputError(f"number_people_max={number_people_max!r}: must be an integer (-1 = all).")
+    thresholds = resolve_thresholds(spec, maximize_positives, overrides)
+    wholebody = None
+    if hand is not None or face is not None:
+        from jaxpose.wholebody import make_wholebody_fn
+
+        wholebody = make_wholebody_fn(
+            spec, hand, face, hand_net_resolution=hand_net_resolution,
+            face_net_resolution=face_net_resolution, hand_scale_number=hand_scale_number,
+            hand_scale_range=hand_scale_range, face_detector=face_detector)
+    return PoseFn(model, net_resolution=config["net_resolution"], scale_number=scale_number,
+                  scale_gap=scale_gap, semantics=semantics, number_people_max=number_people_max,
+                  maximize_positives=maximize_positives,
+                  net_resolution_dynamic=net_resolution_dynamic, return_heatmaps=return_heatmaps,
+                  max_peaks=max_peaks, thresholds=thresholds, wholebody=wholebody)
