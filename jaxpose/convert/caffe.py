@@ -268,10 +268,11 @@ def detect_model(net: NetParameter, source: str = "the prototxt") -> str:
     )
 
 
-def _weights_model(flat: Mapping[str, np.ndarray]) -> str | None:
-    """The network whose params all appear in `flat` with the right shapes (for error hints)."""
+def _weights_model(blobs: Mapping[str, np.ndarray]) -> str | None:
+    """The network whose params all appear in the caffemodel `blobs` with the right shapes (for hints)."""
     for name in OPENPOSE_NETS:
         want = flatten_tree(expected_params(name))
+        flat = remap_caffe(blobs, {layer: kind for layer, (kind, _) in _signature(name).items()})
         if all(path_str(p) in flat and flat[path_str(p)].shape == v.shape for p, v in want.items()):
             return name
     return None
@@ -291,22 +292,25 @@ def convert_caffe(
             f"{prototxt_path}: is the {name} network, not {expect}. Pass the prototxt of {expect} "
             f"({MODEL_FILES.get(expect, ('?',))[0]} in OpenPose's models folder)."
         )
-    flat = remap_caffe(read_caffemodel(caffemodel_path), layer_types(net_def))
+    blobs = read_caffemodel(caffemodel_path)
+    flat = remap_caffe(blobs, layer_types(net_def))
     ignore = ()
     if name == "MPI_4_layers":  # OpenPose runs it on the 6-stage MPI weights: stages 5-6 unused.
-        ignore = [path_str(p) for p in flatten_tree(expected_params("MPI"))]
+        mpi_layers = expected_params("MPI").keys() - expected_params(name).keys()
+        ignore = [f"{layer}/{i}" for layer in mpi_layers for i in (0, 1)]
     try:
         params = strict_merge(
             expected_params(name), flat, source=str(caffemodel_path),
             target=f"the {name} network ({Path(prototxt_path).name})", ignore_extra=ignore,
         )
     except ConversionError as exc:
-        holds = _weights_model(flat)
-        hint = (
-            f"\nThe caffemodel holds {holds} weights but the prototxt describes {name}: pass matching files."
-            if holds and holds != name else "\nPass the caffemodel trained for this prototxt."
-        )
-        raise ConversionError(f"{exc}{hint}") from None
+        holds = _weights_model(blobs)
+        if holds and holds != name:
+            raise ConversionError(
+                f"{caffemodel_path} holds {holds} weights but {prototxt_path} describes {name}: pass "
+                f"matching files.\n{exc}"
+            ) from None
+        raise ConversionError(f"{exc}\nPass the caffemodel trained for this prototxt.") from None
     return name, params
 
 
