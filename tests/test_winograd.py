@@ -1,0 +1,186 @@
+"""Winograd convolutions vs XLA's direct convolution (jax.lax.conv_general_dilated) and Lavin's matrices.
+
+Tolerance: float32 Winograd rounds differently from a direct convolution; errors grow with the
+transform's coefficients (F(2,3) < F(4,3) < F(6,3)). We require, per output,
+|ours - ref| <= 1e-4 * max|ref| (+ rtol 1e-4): measured errors are ~3e-7 (F(2,3)), ~3e-6 (F(4,3)),
+~5e-6 (F(6,3), F(2,7)) of max|ref|, so a wrong tap, flip, offset or crop fails by orders of magnitude.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxpose.nets.winograd import (
+    WinogradConv,
+    WinogradConv3x3,
+    transform_kernel,
+    winograd_conv,
+    winograd_conv3x3,
+    winograd_conv_transformed,
+    winograd_matrices,
+)
+
+
+def _reference(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    pad = (kernel.shape[0] - 1) // 2
+    y = jax.lax.conv_general_dilated(
+        jnp.asarray(x),
+        jnp.asarray(kernel),
+        (1, 1),
+        ((pad, pad), (pad, pad)),
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        precision=jax.lax.Precision.HIGHEST,
+    )
+    y = np.asarray(y)
+    return y if bias is None else y + bias
+
+
+def _assert_close(ours: jax.Array, ref: np.ndarray) -> None:
+    ours = np.asarray(ours)
+    assert ours.shape == ref.shape
+    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4 * float(np.abs(ref).max()))
+
+
+def _random(rng: np.random.Generator, n: int, h: int, w: int, cin: int, cout: int, r: int = 3):
+    x = rng.standard_normal((n, h, w, cin)).astype(np.float32)
+    kernel = (rng.standard_normal((r, r, cin, cout)) / np.sqrt(r * r * cin)).astype(np.float32)
+    bias = rng.standard_normal(cout).astype(np.float32)
+    return x, kernel, bias
+
+
+def test_f43_matrices_equal_lavin_and_gray() -> None:
+    """F(4x4, 3x3) transforms equal the ones printed in Lavin & Gray (2016), eqs. (13)-(15)."""
+    at, g, bt = winograd_matrices(4, 3)
+    bt_paper = [
+        [4, 0, -5, 0, 1, 0],
+        [0, -4, -4, 1, 1, 0],
+        [0, 4, -4, -1, 1, 0],
+        [0, -2, -1, 2, 1, 0],
+        [0, 2, -1, -2, 1, 0],
+        [0, 4, 0, -5, 0, 1],
+    ]
+    g_paper = [
+        [1 / 4, 0, 0],
+        [-1 / 6, -1 / 6, -1 / 6],
+        [-1 / 6, 1 / 6, -1 / 6],
+        [1 / 24, 1 / 12, 1 / 6],
+        [1 / 24, -1 / 12, 1 / 6],
+        [0, 0, 1],
+    ]
+    at_paper = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
+    np.testing.assert_allclose(bt, bt_paper, atol=1e-12)
+    np.testing.assert_allclose(g, g_paper, atol=1e-12)
+    np.testing.assert_allclose(at, at_paper, atol=1e-12)
+
+
+@pytest.mark.parametrize("m, r", [(2, 3), (4, 3), (6, 3), (2, 5), (2, 7), (4, 7)])
+def test_1d_transforms_compute_correlation(m: int, r: int) -> None:
+    """A^T [(G g) * (B^T d)] equals the direct 1-D correlation of random d, g (float64)."""
+    at, g_mat, bt = winograd_matrices(m, r)
+    rng = np.random.default_rng(m * 10 + r)
+    d, g = rng.standard_normal(m + r - 1), rng.standard_normal(r)
+    direct = np.array([np.dot(g, d[i : i + r]) for i in range(m)])
+    np.testing.assert_allclose(at @ ((g_mat @ g) * (bt @ d)), direct, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "n, h, w, cin, cout",
+    [
+        (1, 1, 1, 1, 1),  # a single pixel: far smaller than a tile
+        (1, 2, 3, 3, 5),  # H and W smaller than a 4x4 tile
+        (2, 7, 9, 3, 5),  # odd sizes, batch > 1
+        (1, 8, 8, 16, 8),  # whole tiles
+        (3, 13, 6, 17, 11),  # channel counts that are multiples of nothing
+        (1, 5, 31, 2, 33),
+    ],
+)
+@pytest.mark.parametrize("m", [2, 4, 6])
+def test_conv3x3_matches_lax(n: int, h: int, w: int, cin: int, cout: int, m: int) -> None:
+    rng = np.random.default_rng(n * 1000 + h * 100 + w * 10 + cin + m)
+    x, kernel, bias = _random(rng, n, h, w, cin, cout)
+    _assert_close(winograd_conv3x3(jnp.asarray(x), jnp.asarray(kernel), jnp.asarray(bias), m=m), _reference(x, kernel, bias))
+
+
+def test_conv3x3_without_bias_and_default_tile() -> None:
+    x, kernel, _ = _random(np.random.default_rng(1), 2, 11, 10, 6, 7)
+    _assert_close(winograd_conv3x3(jnp.asarray(x), jnp.asarray(kernel)), _reference(x, kernel))
+
+
+def test_conv3x3_at_openpose_stage_shape() -> None:
+    """A real BODY_25 stage layer (128 -> 128 channels at 1/8 of 368x656 = 46x82)."""
+    x, kernel, bias = _random(np.random.default_rng(2), 1, 46, 82, 128, 128)
+    _assert_close(winograd_conv3x3(jnp.asarray(x), jnp.asarray(kernel), jnp.asarray(bias)), _reference(x, kernel, bias))
+
+
+@pytest.mark.parametrize("r, m, shape", [(5, 2, (1, 9, 7, 4, 6)), (7, 2, (2, 10, 13, 5, 3)), (7, 2, (1, 3, 2, 3, 4))])
+def test_larger_kernels_match_lax(r: int, m: int, shape: tuple[int, ...]) -> None:
+    x, kernel, bias = _random(np.random.default_rng(r), *shape, r=r)
+    _assert_close(winograd_conv(jnp.asarray(x), jnp.asarray(kernel), jnp.asarray(bias), m=m), _reference(x, kernel, bias))
+
+
+def test_pretransformed_kernel_gives_the_same_result() -> None:
+    x, kernel, bias = _random(np.random.default_rng(3), 1, 9, 14, 5, 6)
+    u = transform_kernel(jnp.asarray(kernel), m=4)
+    assert u.shape == (36, 5, 6)
+    y = winograd_conv_transformed(jnp.asarray(x), u, 3, jnp.asarray(bias), m=4)
+    _assert_close(y, _reference(x, kernel, bias))
+
+
+def test_bfloat16_dtype_option() -> None:
+    """dtype=bfloat16 computes in bfloat16: output dtype follows, values within bf16 precision."""
+    x, kernel, bias = _random(np.random.default_rng(4), 1, 10, 12, 8, 8)
+    y = winograd_conv3x3(jnp.asarray(x), jnp.asarray(kernel), jnp.asarray(bias), m=2, dtype=jnp.bfloat16)
+    assert y.dtype == jnp.bfloat16
+    ref = _reference(x, kernel, bias)
+    np.testing.assert_allclose(np.asarray(y, np.float32), ref, atol=0.05 * np.abs(ref).max())
+
+
+def test_jit_compiles_once_per_shape() -> None:
+    x, kernel, bias = _random(np.random.default_rng(5), 1, 6, 7, 3, 4)
+    traces = []
+
+    @jax.jit
+    def f(x, k, b):
+        traces.append(1)
+        return winograd_conv3x3(x, k, b)
+
+    for _ in range(3):
+        f(jnp.asarray(x), jnp.asarray(kernel), jnp.asarray(bias)).block_until_ready()
+    assert len(traces) == 1
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_module_is_a_drop_in_for_nn_conv(use_bias: bool) -> None:
+    """Same parameter tree as nn.Conv(features, (3,3), padding=1), same outputs with nn.Conv's params."""
+    x = jnp.asarray(np.random.default_rng(6).standard_normal((2, 9, 11, 5)), jnp.float32)
+    ref_module = nn.Conv(7, (3, 3), padding=1, use_bias=use_bias)
+    params = ref_module.init(jax.random.key(0), x)
+    if use_bias:
+        params = jax.tree.map(lambda p: p + 0.5 if p.ndim == 1 else p, params)
+    ours = WinogradConv3x3(7, use_bias=use_bias)
+    assert jax.tree.map(jnp.shape, ours.init(jax.random.key(0), x)) == jax.tree.map(jnp.shape, params)
+    _assert_close(ours.apply(params, x), np.asarray(ref_module.apply(params, x)))
+
+
+def test_module_accepts_nn_conv_signature() -> None:
+    """`WinogradConv` takes nn.Conv's kernel_size/padding/dtype/param_dtype keywords (the layer factory uses them)."""
+    x = jnp.asarray(np.random.default_rng(7).standard_normal((1, 6, 8, 3)), jnp.float32)
+    kwargs = dict(kernel_size=(3, 3), padding=((1, 1), (1, 1)), dtype=jnp.float32, param_dtype=jnp.float32)
+    params = nn.Conv(4, **kwargs).init(jax.random.key(1), x)
+    _assert_close(WinogradConv(4, **kwargs).apply(params, x), np.asarray(nn.Conv(4, **kwargs).apply(params, x)))
+
+
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=(3, 3), padding=0), dict(kernel_size=(2, 2), padding=1)])
+def test_module_rejects_non_same_convolutions(kwargs: dict) -> None:
+    x = jnp.zeros((1, 6, 6, 2))
+    with pytest.raises(ValueError, match="flax.linen.Conv"):
+        WinogradConv(3, **kwargs).init(jax.random.key(0), x)
+
+
+def test_bad_kernel_shape_is_rejected() -> None:
+    with pytest.raises(ValueError, match="odd square kernel"):
+        winograd_conv(jnp.zeros((1, 4, 4, 2)), jnp.zeros((2, 2, 2, 3)))
