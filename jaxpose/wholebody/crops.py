@@ -16,13 +16,14 @@ maps (u, v) back to image pixels with A (`peaks_to_image`).
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, Callable
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxpose.device.resize import opencv_taps, resample
 
 # OpenCV's warpAffine fixed point (imgwarp.cpp): AB_BITS = 10, INTER_BITS = 5.
 _AB_SCALE = 1 << 10
@@ -111,37 +112,15 @@ def normalize_rgb_crops(crops: jax.Array) -> jax.Array:
     return crops[..., ::-1] / 256.0 - 0.5
 
 
-@lru_cache(maxsize=16)
-def cubic_matrix(in_size: int, out_size: int) -> np.ndarray:
-    """(out, in) float32 matrix of OpenCV's INTER_CUBIC resize along one axis.
-
-    Half-pixel centres (src = (dst + 0.5) in/out - 0.5), Keys kernel with A = -0.75, taps clamped
-    to the edge (OpenCV replicates border rows/columns in `resize`).
-    """
-    a = np.float32(-0.75)
-    scale = in_size / out_size
-    out = np.zeros((out_size, in_size), np.float32)
-    for d in range(out_size):
-        f = np.float32((d + 0.5) * scale - 0.5)
-        s = int(np.floor(f))
-        x = np.float32(f - s)
-        c0 = ((a * (x + 1) - 5 * a) * (x + 1) + 8 * a) * (x + 1) - 4 * a
-        c1 = ((a + 2) * x - (a + 3)) * x * x + 1
-        c2 = ((a + 2) * (1 - x) - (a + 3)) * (1 - x) * (1 - x) + 1
-        c3 = np.float32(1) - c0 - c1 - c2
-        for k, c in enumerate((c0, c1, c2, c3)):
-            out[d, min(max(s - 1 + k, 0), in_size - 1)] += c
-    return out
-
-
 def upsample_cubic(maps: jax.Array, out_size: int) -> jax.Array:
-    """(M, h, w, C) -> (M, out, out, C): OpenCV bicubic resize of each channel (square output)."""
+    """(M, h, w, C) -> (M, out, out, C): OpenCV INTER_CUBIC resize of each channel (§1.6).
+
+    The body pipeline's "cpu" up-sampling (`jaxpose.device.resize`), to a square output.
+    """
     chex.assert_rank(maps, 4)
-    rows = jnp.asarray(cubic_matrix(maps.shape[1], out_size))
-    cols = jnp.asarray(cubic_matrix(maps.shape[2], out_size))
-    hi = jax.lax.Precision.HIGHEST
-    maps = jnp.einsum("yh,mhwc->mywc", rows, maps, precision=hi)
-    return jnp.einsum("xw,mywc->myxc", cols, maps, precision=hi)
+    y_taps, y_w = opencv_taps(out_size, maps.shape[1])
+    x_taps, x_w = opencv_taps(out_size, maps.shape[2])
+    return resample(maps, y_taps, y_w, x_taps, x_w)
 
 
 def argmax_peaks(maps: jax.Array) -> jax.Array:
