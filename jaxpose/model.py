@@ -96,7 +96,31 @@ def load_model(path_or_name: str | os.PathLike, dtype: jnp.dtype = jnp.float32) 
             f"{path}: model file version {state.get('version')} is not supported by this jaxpose "
             f"(expects {FORMAT_VERSION}); convert the original weights again."
         )
-    return make_model(state["name"], state["params"], dtype=dtype)
+    name = state.get("name")
+    try:
+        spec = get_spec(str(name))
+    except KeyError:
+        raise ModelFileError(
+            f"{path}: holds weights of an unknown model {name!r}; it was written by another jaxpose "
+            "version or edited. Convert the original weights again."
+        ) from None
+    return make_model(spec.name, _checked_params(path, spec.name, state.get("params")), dtype=dtype)
+
+
+def _checked_params(path: Path, name: str, params: Any) -> Any:
+    """`params` if they fit network `name` exactly (names and shapes), else `ModelFileError`."""
+    import jax
+
+    from jaxpose.convert.remap import flatten_tree, strict_merge
+    from jaxpose.nets import build_net
+
+    if not isinstance(params, dict):
+        raise ModelFileError(f"{path}: holds no parameter tree; convert the original weights again.")
+    expected = jax.eval_shape(build_net(name).init, jax.random.key(0), jnp.zeros((1, 16, 16, 3)))["params"]
+    return strict_merge(
+        expected, flatten_tree(params), source=str(path), target=f"the {name} network",
+        hint="The file is damaged or from another jaxpose version; convert the original weights again.",
+    )
 
 
 def _to_numpy(tree: Any) -> Any:
