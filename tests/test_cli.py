@@ -28,7 +28,7 @@ def fake_poses(image: np.ndarray) -> Poses:
     k = get_spec("MOBILENET_THIN").num_parts
     keypoints = np.zeros((1, k, 3), np.float32)
     keypoints[0, :, 0] = (np.arange(k) + 1) * width / (k + 2)
-    keypoints[0, :, 1] = height / 2 + float(image[0, 0, 0]) / 10
+    keypoints[0, :, 1] = height / 4 + np.arange(k) * height / (2 * k) + float(image[0, 0, 0]) / 100
     keypoints[0, :, 2] = 0.5 + np.arange(k) / 100
     return Poses(
         keypoints=keypoints,
@@ -502,3 +502,19 @@ def test_unwritable_output_is_reported_not_a_traceback(fake, tmp_path):
     assert code == 1 and "cannot create the outputs" in err and "Traceback" not in err
     code, _, err = jaxpose_cli(tmp_path / "in", "--write_json", tmp_path / "blocker" / "j")
     assert code == 1 and err.count("cannot write the outputs") == 2 and "Traceback" not in err
+
+
+def test_keypoint_scale_applies_to_saved_keypoints_not_to_rendering(fake, tmp_path):
+    images = make_folder(tmp_path / "in", 1, size=(40, 30))
+    code, _, err = jaxpose_cli(
+        tmp_path / "in", "--keypoint_scale", "3", "--write_json", tmp_path / "j",
+        "--write_images", tmp_path / "r", "--render_pose", "1",
+    )
+    assert code == 0, err
+    expected = fake_poses(images[0]).keypoints[0]
+    saved = np.reshape(json.loads((tmp_path / "j" / "img_000_keypoints.json").read_text())["people"][0]["pose_keypoints_2d"], (-1, 3))
+    np.testing.assert_allclose(saved[:, 0], expected[:, 0] / 39, rtol=1e-5)
+    np.testing.assert_allclose(saved[:, 1], expected[:, 1] / 29, rtol=1e-5)
+    rendered = _rgb(tmp_path / "r" / "img_000_rendered.png")
+    x, y = (int(round(float(v))) for v in expected[17, :2])
+    assert tuple(rendered[y, x]) == get_spec("MOBILENET_THIN").part_colors[17]
