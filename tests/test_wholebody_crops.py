@@ -201,3 +201,17 @@ def test_one_compile_per_image_bucket_and_call_size():
     assert hand.net.traces == 2
     out = fn({}, None, np.ones((290, 390, 3), np.uint8), np.zeros((0, 25, 3), np.float32))
     assert out["hand_left"].shape == (0, 21, 3) and hand.net.traces == 2
+
+
+def test_multi_scale_tie_keeps_the_first_scale():
+    # Uniform grey image: every scale scores the same (7/256 - 0.5 everywhere), so no later scale is
+    # strictly better and scale 0 (0.8) stays. The arg-max is crop pixel (0, 0): the right hand maps
+    # to the scale-0 box's top-left corner, the mirrored left hand to its top-right corner.
+    # Right box (59.5, 172.7, 81, 81), centre (100, 213.2): scale 0.8 -> side 64 -> (68, 181.2).
+    # Left box (232.4, 155.7, 75, 75), centre (269.9, 193.2): 0.8 * 75 = 60 -> x0 + L = 299.9, y 163.2.
+    hand = fake_model(HAND, 22)
+    fn = make_wholebody_fn(BODY_25, hand, None, hand_net_resolution=32, hand_scale_number=3)
+    out = fn({}, None, np.full((300, 400, 3), 7, np.uint8), arms_and_face())
+    np.testing.assert_allclose(out["hand_right"][0, :, :2], np.tile([68, 181.2], (21, 1)), atol=1e-4)
+    np.testing.assert_allclose(out["hand_left"][0, :, :2], np.tile([299.9, 163.2], (21, 1)), atol=1e-4)
+    np.testing.assert_allclose(out["hand_rects"][0], [[232.4, 155.7, 75, 75], [59.5, 172.7, 81, 81]], atol=1e-4)

@@ -169,7 +169,6 @@ def make_wholebody_fn(
 def _hands(runner: _CropRunner, params: Any, image: np.ndarray, spec: ModelSpec, keypoints: np.ndarray,
            scale_number: int, scale_range: float) -> dict[str, np.ndarray]:
     rects = regions.hand_rects(spec, keypoints)  # (P, 2, 4)
-    people = rects.shape[0]
     scaled = regions.hand_scale_rects(rects, scale_number, scale_range)  # (S, P, 2, 4)
     run = np.broadcast_to(regions.hand_processable(rects), scaled.shape[:-1])  # base box decides
     mirrored = np.broadcast_to(np.asarray(T.HAND_MIRRORED), scaled.shape[:-1])
@@ -182,8 +181,8 @@ def _hands(runner: _CropRunner, params: Any, image: np.ndarray, spec: ModelSpec,
     chosen = np.take_along_axis(found, best[None, ..., None, None], axis=0)[0]  # (P, 2, J, 3)
     chosen = np.where(run[0][..., None, None], chosen, np.float32(0))
     return {
-        "hand_left": np.ascontiguousarray(chosen[:, 0]).reshape(people, runner.num_parts, 3),
-        "hand_right": np.ascontiguousarray(chosen[:, 1]).reshape(people, runner.num_parts, 3),
+        "hand_left": np.ascontiguousarray(chosen[:, 0]),
+        "hand_right": np.ascontiguousarray(chosen[:, 1]),
         "hand_rects": rects,
     }
 

@@ -1,0 +1,160 @@
+"""Whole-body extra cost per person: hand + face crops, HAND/FACE nets, up-sampling and peaks.
+
+    python -m benchmarks.bench_wholebody [--samples 2] [--people 1,2,4] [--sides 368:1,2 184:1,2,4]
+
+Random-weight HAND and FACE Caffe models (tests/caffe_writer.py, OpenPose's prototxts from
+../shared) run two ways on one photo with P planted people (2 hand boxes + 1 face box each):
+ours = `make_wholebody_fn` (host boxes, one jitted call per network for all crops) and the peer =
+OpenPose's CPU extractor written with OpenCV (per crop: warpAffine, OpenCV DNN forward of the
+same caffemodel, cv2.resize cubic, arg-max). Sampled alternately; median seconds, median of
+per-sample ratios, the per-person slope, our first-call (compile) time. Writes the "wholebody"
+section of RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+import jax
+import numpy as np
+
+from benchmarks.common import interleaved, markdown_table, median_ratio, peak_rss_mib, timed, write_section
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("JAXPOSE_SHARED", REPO.parent / "shared"))
+PROTOTXTS = {"HAND": SHARED / "openpose_models/hand/pose_deploy.prototxt",
+             "FACE": SHARED / "openpose_models/face/pose_deploy.prototxt"}
+PHOTO = SHARED / "media/basketball1.png"
+
+
+def planted_people(spec, count: int, width: int, height: int) -> np.ndarray:
+    """(count, K, 3): people on a grid, each with both arms (hand boxes ~80 px) and a face (~90 px)."""
+    kp = np.zeros((count, spec.num_parts, 3), np.float32)
+    for p in range(count):
+        cx = 80 + (p % 4) * (width - 160) / 3
+        cy = 120 + (p // 4) * (height - 240)
+        parts = {
+            "Nose": (cx, cy - 60), "Neck": (cx, cy - 20), "REye": (cx - 10, cy - 70),
+            "LEye": (cx + 10, cy - 70), "REar": (cx - 20, cy - 65), "LEar": (cx + 20, cy - 65),
+            "RShoulder": (cx - 40, cy - 15), "RElbow": (cx - 50, cy + 40), "RWrist": (cx - 55, cy + 90),
+            "LShoulder": (cx + 40, cy - 15), "LElbow": (cx + 50, cy + 40), "LWrist": (cx + 55, cy + 90),
+        }
+        for name, (x, y) in parts.items():
+            kp[p, spec.part_index(name)] = (x, y, 0.9)
+    return kp
+
+
+def opencv_extractor(hand_net, face_net, side: int):
+    """OpenPose's CPU hand/face extractor with OpenCV: one crop at a time."""
+    from jaxpose.wholebody import regions
+
+    def peaks(net, image_bgr, box, mirrored, parts):
+        x0, y0, length, _ = (float(v) for v in box)
+        s = length / side
+        affine = np.array([[-s if mirrored else s, 0, x0 + length if mirrored else x0], [0, s, y0]])
+        crop = cv2.warpAffine(image_bgr, affine, (side, side), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        net.setInput(cv2.dnn.blobFromImage(crop, 1 / 256, mean=(128, 128, 128)))
+        out = net.forward()[0, :parts]
+        found = np.zeros((parts, 3), np.float32)
+        for j in range(parts):
+            up = cv2.resize(out[j], (side, side), interpolation=cv2.INTER_CUBIC)
+            _, score, _, (u, v) = cv2.minMaxLoc(up)
+            found[j] = (affine[0, 0] * u + affine[0, 2], affine[1, 1] * v + affine[1, 2], score)
+        return found
+
+    def run(spec, image_bgr, keypoints):
+        hands = regions.hand_rects(spec, keypoints)
+        faces = regions.face_rects(spec, keypoints)
+        out = []
+        for p in range(keypoints.shape[0]):
+            for side_index, mirrored in ((0, True), (1, False)):
+                if regions.hand_processable(hands[p, side_index]):
+                    out.append(peaks(hand_net, image_bgr, hands[p, side_index], mirrored, 21))
+            if regions.face_processable(faces[p]):
+                out.append(peaks(face_net, image_bgr, faces[p], False, 70))
+        return out
+
+    return run
+
+
+def main(argv: list[str] | None = None) -> None:
+    import jaxpose
+    from jaxpose.specs import COCO
+    from jaxpose.wholebody import make_wholebody_fn
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from caffe_writer import write_random_caffemodel
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=2)
+    parser.add_argument("--sides", nargs="+", default=["368:1,2", "184:1,2,4"],
+                        help="net side:people counts, e.g. 184:1,2,4,8")
+    args = parser.parse_args(argv)
+    plan = [(int(s.split(":")[0]), [int(p) for p in s.split(":")[1].split(",")]) for s in args.sides]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        models, cv_nets = {}, {}
+        for seed, name in enumerate(("HAND", "FACE")):
+            weights = write_random_caffemodel(PROTOTXTS[name], Path(tmp) / f"{name}.caffemodel", seed=seed)
+            models[name] = jaxpose.from_caffe(PROTOTXTS[name], weights, expect=name)
+            cv_nets[name] = cv2.dnn.readNetFromCaffe(str(PROTOTXTS[name]), str(weights))
+
+    image_bgr = cv2.imread(str(PHOTO))
+    image = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+    h, w = image.shape[:2]
+    hand, face = models["HAND"], models["FACE"]
+    hand_params, face_params = jax.device_put(hand.params), jax.device_put(face.params)
+
+    rows, per_side = [], {}
+    for side, people_counts in plan:
+        fn = make_wholebody_fn(COCO, hand, face, hand_net_resolution=side, face_net_resolution=side)
+        peer = opencv_extractor(cv_nets["HAND"], cv_nets["FACE"], side)
+        for people in people_counts:
+            kp = planted_people(COCO, people, w, h)
+            _, first_s = timed(lambda: fn(hand_params, face_params, image, kp))
+            times = interleaved({
+                "ours": lambda: fn(hand_params, face_params, image, kp),
+                "opencv": lambda: peer(COCO, image_bgr, kp),
+            }, samples=args.samples, warmup=0)
+            ours_s, cv_s = statistics.median(times["ours"]), statistics.median(times["opencv"])
+            per_side.setdefault(side, []).append((people, ours_s, cv_s))
+            rows.append([side, people, 3 * people, f"{ours_s:.2f}", f"{cv_s:.2f}",
+                         f"{median_ratio(times['ours'], times['opencv']):.2f}", f"{first_s:.1f}"])
+            print(rows[-1], flush=True)
+
+    slopes = []
+    for side, points in per_side.items():
+        if len(points) >= 2:
+            people = np.array([p for p, _, _ in points], float)
+            ours_fit = np.polyfit(people, [o for _, o, _ in points], 1)[0]
+            cv_fit = np.polyfit(people, [c for _, _, c in points], 1)[0]
+            slopes.append([side, f"{ours_fit:.2f}", f"{cv_fit:.2f}"])
+
+    device = jax.devices()[0]
+    text = (
+        "## Whole-body (--hand --face): extra cost per person\n\n"
+        f"Device: {device.platform} ({device.device_kind}); host {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs; jax {jax.__version__}, OpenCV {cv2.__version__}; float32; random-weight "
+        f"HAND/FACE caffemodels; photo {PHOTO.name} ({w}x{h}); {args.samples} interleaved samples per row "
+        "(median). Each person = 2 hand crops + 1 face crop. Peer: OpenPose's CPU extractor written with "
+        "OpenCV DNN (one crop per forward). 'first call' = our compile + first run.\n\n"
+        + markdown_table(["net side", "people", "crops", "ours s", "OpenCV s", "ours/OpenCV (median of ratios)",
+                          "our first call s"], rows)
+        + "\n\nLeast-squares seconds per extra person:\n\n"
+        + markdown_table(["net side", "ours s/person", "OpenCV s/person"], slopes)
+        + f"\n\nPeak RSS: {peak_rss_mib():.0f} MiB.\n"
+    )
+    write_section("wholebody", text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
