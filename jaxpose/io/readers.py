@@ -308,6 +308,8 @@ class VideoSource(_CaptureSource):
         self.path = Path(path)
         self.selection = selection
         self.orientation = orientation
+        if self.path.is_dir():
+            raise InputError(f"{self.path}: is a folder, not a video; use --image_dir for a folder of images.")
         if not self.path.is_file():
             raise InputError(f"{self.path}: no such video file.")
         if not os.access(self.path, os.R_OK):
