@@ -243,7 +243,7 @@ class OpenPose:
 
     def start(self) -> None:
         """Load the models now (otherwise the first `process` does)."""
-        self.pipeline  # noqa: B018 (loads)
+        self._pipeline = self.pipeline
 
     def stop(self) -> None:
         """Nothing to release (kept for pyopenpose compatibility)."""
