@@ -290,3 +290,27 @@ def test_blob_shapes_of_writer_cover_every_param():
             if len(blob) == 2:
                 o, i, kh, kw = blob[0]
                 assert expected[layer]["kernel"].shape == (kh, kw, i, o)
+
+
+def test_ops_convert_folder_updates_manifest_keeping_other_entries(hand, tmp_path, monkeypatch):
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("convert_openpose_models", REPO / "ops/convert_openpose_models.py")
+    ops = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ops)
+    folder = _models_folder(tmp_path, hand)
+    manifest = tmp_path / "MANIFEST.json"
+    manifest.write_text(json.dumps({"files": {"other.jaxpose": {"sha256": "abc", "source": "s", "license": "l"}}}))
+    status = ops.main([str(folder), "--out", str(tmp_path / "weights"), "--manifest", str(manifest)])
+    assert status == 0
+    files = json.loads(manifest.read_text())["files"]
+    assert files["other.jaxpose"]["sha256"] == "abc"
+    converted = tmp_path / "weights/openpose-hand.jaxpose"
+    import hashlib
+
+    assert files["openpose-hand.jaxpose"]["sha256"] == hashlib.sha256(converted.read_bytes()).hexdigest()
+    caffemodel_entry = files["openpose/models/hand/pose_iter_102000.caffemodel"]
+    assert caffemodel_entry["sha256"] == hashlib.sha256(open(hand[1], "rb").read()).hexdigest()
+    assert "non-commercial" in caffemodel_entry["license"]
+    assert ops.main([str(tmp_path / "empty-nowhere")]) == 2

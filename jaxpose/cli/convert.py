@@ -1,8 +1,8 @@
 """`jaxpose convert PROTOTXT CAFFEMODEL -o OUT`: an OpenPose Caffe model -> one jaxpose model file.
 
     jaxpose convert models/pose/body_25/pose_deploy.prototxt \\
-        models/pose/body_25/pose_iter_584000.caffemodel -o body_25.msgpack
-    python -c "import jaxpose; m = jaxpose.load_model('body_25.msgpack')"
+        models/pose/body_25/pose_iter_584000.caffemodel -o body_25.jaxpose
+    python -c "import jaxpose; m = jaxpose.load_model('body_25.jaxpose')"
 
 Exit status 0 on success, 2 on bad input (missing or unreadable files, weights that do not fit).
 """

@@ -346,7 +346,7 @@ def converted_cache_path(prototxt_path: Path, caffemodel_path: Path, name: str) 
     key = hashlib.sha256()
     key.update(prototxt_path.read_bytes())
     key.update(f"{caffemodel_path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return cache_dir() / "converted" / f"{name}-{key.hexdigest()[:16]}.msgpack"
+    return cache_dir() / "converted" / f"{name}-{key.hexdigest()[:16]}.jaxpose"
 
 
 def load_model_folder(
