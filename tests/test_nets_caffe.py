@@ -74,6 +74,17 @@ def test_network_matches_opencv(name, weights):
     assert np.std(ours[0] - ours[1]) > 1e-3 * np.abs(ref).max()  # the two images differ
 
 
+@pytest.mark.parametrize("impl", sorted(layers.CONV3X3_IMPLS))
+def test_every_conv3x3_implementation_matches_opencv(impl, weights):
+    prototxt, caffemodel = str(PROTOTXTS["HAND"]), weights("HAND")
+    model = from_caffe(prototxt, caffemodel)
+    net = openpose_net("HAND", conv3x3_impl=impl)
+    x = normalized_input(1, 40, 48, seed=9)
+    ref = opencv_forward(prototxt, caffemodel, x)
+    ours = np.asarray(jax.jit(net.apply)({"params": model.params}, jnp.asarray(x)))
+    assert_close_to_reference(ours, ref)
+
+
 def test_odd_input_size_pools_like_caffe(weights):
     """53x43 is no multiple of 8: Caffe's ceil-mode pooling gives ceil(53/8) x ceil(43/8) = 7 x 6."""
     prototxt, caffemodel = str(PROTOTXTS["HAND"]), weights("HAND")
