@@ -42,6 +42,17 @@ def test_detects_each_model_from_its_prototxt(name):
     assert caffe.detect_model(net) == name
 
 
+def test_detects_old_v1_layers_prototxt(tmp_path):
+    import re
+
+    text = need_shared(PROTOTXTS["HAND"]).read_text()
+    for v1, new in {"CONVOLUTION": "Convolution", "RELU": "ReLU", "POOLING": "Pooling", "CONCAT": "Concat"}.items():
+        text = text.replace(f'type: "{new}"', f"type: {v1}")
+    path = tmp_path / "v1.prototxt"
+    path.write_text(re.sub(r"^layer \{", "layers {", text, flags=re.M))
+    assert caffe.detect_model(caffe.read_prototxt(path)) == "HAND"
+
+
 def test_prototxt_of_no_known_model_names_closest_and_difference(tmp_path):
     text = need_shared(PROTOTXTS["HAND"]).read_text().replace("num_output: 22", "num_output: 23")
     path = tmp_path / "hand23.prototxt"
