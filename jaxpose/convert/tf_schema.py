@@ -125,8 +125,7 @@ def _file() -> descriptor_pb2.FileDescriptorProto:
 
 def _build() -> dict[str, type]:
     pool = descriptor_pool.DescriptorPool()
-    file_desc = pool.Add(_file()) if hasattr(pool, "Add") else None
-    del file_desc
+    pool.Add(_file())
     names = ("GraphDef", "NodeDef", "AttrValue", "TensorProto", "TensorShapeProto")
     return {n: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.{n}")) for n in names}
 
