@@ -40,17 +40,17 @@ def score_connections(
 ) -> jnp.ndarray:
     """Limb scores (N, K, M, M) float32.
 
-    pafs: (N, Ht, Wt, C) merged maps (any channels; PAF x/y of pair k are `paf_channels[k]`).
+    pafs: (N, C, Ht, Wt) merged maps (any channels; PAF x/y of pair k are `paf_channels[k]`).
     peaks: (N, P, M, 3) from `find_peaks`; counts: (N, P).
     """
     chex.assert_rank([pafs, peaks, counts], [4, 4, 2])
-    n, ht, wt, _ = pafs.shape
+    n, _, ht, wt = pafs.shape
     m = peaks.shape[2]
     a_idx = np.array([a for a, _ in pairs], np.int32)
     b_idx = np.array([b for _, b in pairs], np.int32)
     cx_idx = np.array([c for c, _ in paf_channels], np.int32)
     cy_idx = np.array([c for _, c in paf_channels], np.int32)
-    flat = jnp.moveaxis(pafs.astype(jnp.float32), 3, 1).reshape(n, -1, ht * wt)
+    flat = pafs.astype(jnp.float32).reshape(n, -1, ht * wt)
     paf_x, paf_y = flat[:, cx_idx], flat[:, cy_idx]  # (N, K, Ht*Wt)
 
     pa, pb = peaks[:, a_idx], peaks[:, b_idx]  # (N, K, M, 3)

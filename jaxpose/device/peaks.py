@@ -67,9 +67,17 @@ def _border_of(hw: tuple[int, int]) -> jnp.ndarray:
 
 
 def _first_in_raster_order(mask: jnp.ndarray, max_peaks: int) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """(H*W,) bool -> (M,) flat indices of the first M true entries (padded with 0), total count."""
-    flat_idx, = jnp.nonzero(mask, size=max_peaks, fill_value=0)
-    return flat_idx.astype(jnp.int32), jnp.sum(mask, dtype=jnp.int32)
+    """(..., H*W) bool -> (..., M) flat indices of the first M true entries, and their total.
+
+    The running count rises by one exactly at each peak, so the r-th peak is where it first
+    reaches r (a binary search; no scatter over the whole map). Unused rows hold H*W.
+    """
+    running = jnp.cumsum(mask, axis=-1, dtype=jnp.int32)
+    ranks = jnp.arange(1, max_peaks + 1, dtype=jnp.int32)
+    search = lambda r: jnp.searchsorted(r, ranks, side="left", method="scan")
+    for _ in range(mask.ndim - 1):
+        search = jax.vmap(search)
+    return search(running).astype(jnp.int32), running[..., -1]
 
 
 def _refine(channel: jnp.ndarray, py: jnp.ndarray, px: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -94,17 +102,17 @@ def find_peaks(
     max_peaks: int = MAX_PEAKS,
     semantics: str = "cuda",
 ) -> Peaks:
-    """NMS on part heatmaps (N, H, W, P) -> Peaks with M = `max_peaks` rows per part (§6).
+    """NMS on part heatmaps (N, P, H, W) -> Peaks with M = `max_peaks` rows per part (§6).
 
     threshold: NMS threshold (float32, may be traced); offset: nmsOffset = 0.5 / s (§5).
     """
     chex.assert_rank(heatmaps, 4)
-    n, h, w, p = heatmaps.shape
-    maps = jnp.moveaxis(heatmaps.astype(jnp.float32), 3, 1)  # (N, P, H, W)
+    n, p, h, w = heatmaps.shape
+    maps = heatmaps.astype(jnp.float32)
     mask = peak_mask(maps, threshold, semantics).reshape(n, p, h * w)
-    select = jax.vmap(jax.vmap(lambda m: _first_in_raster_order(m, max_peaks)))
-    flat, totals = select(mask)  # (N, P, M), (N, P)
+    flat, totals = _first_in_raster_order(mask, max_peaks)  # (N, P, M), (N, P)
     counts = jnp.minimum(totals, max_peaks)
+    flat = jnp.minimum(flat, h * w - 1)
     py, px = flat // w, flat % w
     refine = jax.vmap(jax.vmap(_refine))
     cx, cy = refine(maps, py, px)

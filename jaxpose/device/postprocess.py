@@ -38,10 +38,10 @@ def postprocess(
     ratios: (n_scales,) float32 r_i / r_0; nms_offset: float32 0.5 / s (§5);
     heat_hw: heatmap (Ht, Wt) = scale-0 net input size.
     Returns peaks (N, P, M, 3), counts (N, P), totals (N, P), scores (N, K, M, M) and, when
-    `return_heatmaps`, heatmaps (N, Ht, Wt, C).
+    `return_heatmaps`, heatmaps (N, C, Ht, Wt) (channel-first, as OpenPose's blob).
     """
-    merged = upsample_merge(outputs, heat_hw, ratios, semantics)
-    found = find_peaks(merged[..., :spec.num_parts], thresholds.nms_threshold, nms_offset,
+    merged = upsample_merge(outputs, heat_hw, ratios, semantics)  # (N, C, Ht, Wt)
+    found = find_peaks(merged[:, :spec.num_parts], thresholds.nms_threshold, nms_offset,
                        max_peaks, semantics)
     scores = score_connections(merged, found.peaks, found.counts, spec.pairs, paf_channels(spec),
                                thresholds, semantics)

@@ -1,6 +1,6 @@
 """Heatmap/PAF upsampling x8 and the multi-scale merge (openpose-core §4.3, §4.4).
 
-Separable 4-tap cubic interpolation, x first then y, as gathers (no dense matrices):
+Separable 4-tap cubic interpolation, x first then y:
 
 * `"cuda"`: Catmull-Rom (a = -0.5), source `xs = (x + 0.5) / sx - 0.5`, taps
   `x1 = clamp(floor(xs), 0, w-1)`, `x0 = max(0, x1-1)`, `x2 = min(w-1, x1+1)`, `x3 = min(w-1, x2+1)`,
@@ -13,29 +13,32 @@ from __future__ import annotations
 from typing import Sequence
 
 import chex
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 
-def cuda_taps(n_out: int, n_in: int, factor: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+def cuda_taps(n_out: int, n_in: int, factor, xp=jnp):
     """(n_out, 4) int32 source taps and (n_out, 4) float32 Catmull-Rom weights.
 
-    `factor` (float32 scalar, may be traced) is output pixels per source pixel (8 for scale 0).
+    `factor` (float32 scalar) is output pixels per source pixel (8 for scale 0); with `xp=np` the
+    taps are computed on the host (static), with `xp=jnp` the factor may be traced.
     """
-    xs = (jnp.arange(n_out, dtype=jnp.float32) + 0.5) / factor - 0.5
-    x1 = jnp.clip(jnp.floor(xs).astype(jnp.int32), 0, n_in - 1)
-    x0 = jnp.maximum(0, x1 - 1)
-    x2 = jnp.minimum(n_in - 1, x1 + 1)
-    x3 = jnp.minimum(n_in - 1, x2 + 1)
-    t = xs - x1.astype(jnp.float32)
+    f32 = xp.float32
+    xs = (xp.arange(n_out, dtype=f32) + f32(0.5)) / f32(factor) - f32(0.5)
+    x1 = xp.clip(xp.floor(xs).astype(xp.int32), 0, n_in - 1)
+    x0 = xp.maximum(0, x1 - 1)
+    x2 = xp.minimum(n_in - 1, x1 + 1)
+    x3 = xp.minimum(n_in - 1, x2 + 1)
+    t = (xs - x1.astype(f32)).astype(f32)
     t2, t3 = t * t, t * t * t
-    w = jnp.stack([
-        -0.5 * t3 + t2 - 0.5 * t,
-        1.5 * t3 - 2.5 * t2 + 1.0,
-        -1.5 * t3 + 2.0 * t2 + 0.5 * t,
-        0.5 * t3 - 0.5 * t2,
-    ], axis=1)
-    return jnp.stack([x0, x1, x2, x3], axis=1), w
+    w = xp.stack([
+        f32(-0.5) * t3 + t2 - f32(0.5) * t,
+        f32(1.5) * t3 - f32(2.5) * t2 + f32(1.0),
+        f32(-1.5) * t3 + f32(2.0) * t2 + f32(0.5) * t,
+        f32(0.5) * t3 - f32(0.5) * t2,
+    ], axis=1).astype(f32)
+    return xp.stack([x0, x1, x2, x3], axis=1).astype(xp.int32), w
 
 
 def opencv_taps(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray]:
@@ -55,12 +58,46 @@ def opencv_taps(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray]:
     return taps, np.stack([c0, c1, c2, c3], axis=1).astype(np.float32)
 
 
-def resample(maps: jnp.ndarray, y_taps, y_w, x_taps, x_w) -> jnp.ndarray:
-    """(N, h, w, C) -> (N, Ht, Wt, C): 4-tap along x on every source row, then along y."""
-    chex.assert_rank(maps, 4)
-    maps = maps.astype(jnp.float32)
-    across = sum(x_w[None, None, :, t, None] * maps[:, :, x_taps[:, t]] for t in range(4))
-    return sum(y_w[None, :, t, None, None] * across[:, y_taps[:, t]] for t in range(4))
+def _dense(taps, weights, n_in: int) -> jnp.ndarray:
+    """(n_out, 4) taps and weights -> (n_out, n_in) interpolation matrix (repeated taps add up)."""
+    hot = jnp.asarray(taps)[:, :, None] == jnp.arange(n_in)[None, None, :]
+    return jnp.sum(jnp.where(hot, jnp.asarray(weights, jnp.float32)[:, :, None], 0.0), axis=1)
+
+
+def _resample_dense(maps: jnp.ndarray, y_taps, y_w, x_taps, x_w) -> jnp.ndarray:
+    """(N, C, h, w) -> (N, C, Ht, Wt) with two interpolation-matrix products (any ratio, traced)."""
+    h, w = maps.shape[-2:]
+    hi = jax.lax.Precision.HIGHEST  # full float32 (no TF32 on GPUs)
+    across = jnp.einsum("nchw,Xw->nchX", maps, _dense(x_taps, x_w, w), precision=hi)
+    return jnp.einsum("nchX,Yh->ncYX", across, _dense(y_taps, y_w, h), precision=hi)
+
+
+BAND = 5  # at an integer factor every output row reads source rows k-2 .. k+2 of its block k
+
+
+def _band_weights(taps: np.ndarray, weights: np.ndarray, n_in: int, factor: int) -> np.ndarray:
+    """Host: (n_in, factor, BAND) weights of source row k-2+d for output row factor*k+j."""
+    band = np.zeros((n_in, factor, BAND), np.float32)
+    for out_row in range(taps.shape[0]):
+        k, j = divmod(out_row, factor)
+        for t in range(4):
+            d = int(taps[out_row, t]) - k + 2
+            if not 0 <= d < BAND:
+                raise ValueError("tap outside the band")  # cannot happen for factor >= 2
+            band[k, j, d] += weights[out_row, t]
+    return band
+
+
+def _upsample_axis(x: jnp.ndarray, band: np.ndarray, axis: int) -> jnp.ndarray:
+    """Integer-factor upsampling of `x` along `axis` (-1 or -2) with static band weights.
+
+    Five shifted slices and multiply-adds per output: no gathers, no dense matrices.
+    """
+    n_in, factor, _ = band.shape
+    x = jnp.moveaxis(x, axis, -1)  # (..., n_in)
+    xp = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(2, 2)])
+    out = sum(xp[..., d:d + n_in, None] * band[:, :, d] for d in range(BAND))  # (..., n_in, f)
+    return jnp.moveaxis(out.reshape(x.shape[:-1] + (n_in * factor,)), -1, axis)
 
 
 def upsample_merge(
@@ -72,23 +109,33 @@ def upsample_merge(
     """Upsample each scale's net output to `target_hw` and average the scales (§4.3 / §4.4).
 
     outputs: per scale (N, hi, wi, C), scale 0 first. ratios: (n,) float32 `r_i / r_0`.
-    Returns (N, Ht, Wt, C) float32.
+    Returns (N, C, Ht, Wt) float32 (channel-first: NMS and PAF sampling read whole planes).
+    Scale 0 (and every CPU-semantics scale) has static taps; when the target is an exact integer
+    multiple of the map it runs on the banded path, otherwise on the dense one.
     """
+    if semantics not in ("cuda", "cpu"):
+        raise ValueError(f"unknown semantics {semantics!r}")
     ht, wt = target_hw
     h0, w0 = outputs[0].shape[1:3]
     merged = None
     for i, out in enumerate(outputs):
-        h, w = out.shape[1:3]
-        if semantics == "cuda":
-            sx = jnp.float32(wt) / jnp.float32(w0) / ratios[i]
-            sy = jnp.float32(ht) / jnp.float32(h0) / ratios[i]
-            y_taps, y_w = cuda_taps(ht, h, sy)
-            x_taps, x_w = cuda_taps(wt, w, sx)
-        elif semantics == "cpu":
-            y_taps, y_w = opencv_taps(ht, h)
-            x_taps, x_w = opencv_taps(wt, w)
+        maps = jnp.moveaxis(out.astype(jnp.float32), 3, 1)
+        h, w = maps.shape[-2:]
+        if semantics == "cpu":
+            (y_taps, y_w), (x_taps, x_w) = opencv_taps(ht, h), opencv_taps(wt, w)
+        elif i == 0:
+            y_taps, y_w = cuda_taps(ht, h, np.float32(ht) / np.float32(h0), xp=np)
+            x_taps, x_w = cuda_taps(wt, w, np.float32(wt) / np.float32(w0), xp=np)
         else:
-            raise ValueError(f"unknown semantics {semantics!r}")
-        up = resample(out, y_taps, y_w, x_taps, x_w)
+            sy = jnp.float32(ht) / jnp.float32(h0) / ratios[i]
+            sx = jnp.float32(wt) / jnp.float32(w0) / ratios[i]
+            up = _resample_dense(maps, *cuda_taps(ht, h, sy), *cuda_taps(wt, w, sx))
+            merged = merged + up
+            continue
+        if ht % h == 0 and wt % w == 0 and ht // h >= 2 and wt // w >= 2:
+            up = _upsample_axis(maps, _band_weights(x_taps, x_w, w, wt // w), -1)
+            up = _upsample_axis(up, _band_weights(y_taps, y_w, h, ht // h), -2)
+        else:
+            up = _resample_dense(maps, y_taps, y_w, x_taps, x_w)
         merged = up if merged is None else merged + up
     return merged if len(outputs) == 1 else merged / jnp.float32(len(outputs))
