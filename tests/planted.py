@@ -1,9 +1,9 @@
 """Planted people: ideal network outputs rendered from known skeletons, for any body model.
 
-A person is a dict {part index: (x, y)} in heatmap pixels (= net-input pixels of scale 0) plus an
-amplitude. `render` draws, at the network's stride 8, one Gaussian per part (peak = amplitude,
+A person is a dict {part index: (x, y)} in heatmap pixels (= net-input pixels of scale 0) plus a
+peak amplitude and a PAF length. `render` draws, at the network's stride 8, one Gaussian per part (peak = amplitude,
 sigma in stride cells) and, for every pair whose two parts are present, the ideal PAF: the unit
-vector A -> B (times the amplitude) on every cell within `width` cells of the segment, averaged
+vector A -> B (times the PAF length) on every cell within `width` cells of the segment, averaged
 where limbs of one channel overlap (as OpenPose's training labels). Low-res cell u corresponds to
 heatmap pixel x = 8 (u + 0.5) - 0.5, the inverse of the upsampling's sampling rule.
 """
@@ -34,7 +34,8 @@ TEMPLATE = {
 @dataclasses.dataclass
 class Person:
     parts: dict[int, tuple[float, float]]  # part index -> (x, y) heatmap pixels
-    amplitude: float = 1.0
+    amplitude: float = 1.0  # peak height of every part
+    paf: float = 1.0  # PAF vector length on this person's limbs
     weak: dict[int, float] = dataclasses.field(default_factory=dict)  # part -> own peak height
 
 
@@ -88,7 +89,7 @@ def render(spec: ModelSpec, people: list[Person], heat_wh: tuple[int, int],
             along = (gx - ua) * unit[0] + (gy - va) * unit[1]
             across = np.abs(-(gx - ua) * unit[1] + (gy - va) * unit[0])
             on = (along >= -0.5) & (along <= length + 0.5) & (across <= width)
-            acc[on] += unit * person.amplitude
+            acc[on] += unit * person.paf
             hits[on] += 1
         field = np.where(hits[..., None] > 0, acc / np.maximum(hits, 1)[..., None], 0.0)
         cx, cy = (spec.paf_offset + c for c in spec.map_idx[k])
