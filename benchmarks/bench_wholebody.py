@@ -1,6 +1,6 @@
 """Whole-body extra cost per person: hand + face crops, HAND/FACE nets, up-sampling and peaks.
 
-    python -m benchmarks.bench_wholebody [--samples 2] [--people 1,2,4] [--sides 368:1,2 184:1,2,4]
+    python -m benchmarks.bench_wholebody [--samples 2] [--sides 368:1,2 192:1,2,4]
 
 Random-weight HAND and FACE Caffe models (tests/caffe_writer.py, OpenPose's prototxts from
 ../shared) run two ways on one photo with P planted people (2 hand boxes + 1 face box each):
@@ -95,8 +95,8 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=2)
-    parser.add_argument("--sides", nargs="+", default=["368:1,2", "184:1,2,4"],
-                        help="net side:people counts, e.g. 184:1,2,4,8")
+    parser.add_argument("--sides", nargs="+", default=["368:1,2", "192:1,2,4"],
+                        help="net side:people counts, e.g. 192:1,2,4,8")
     args = parser.parse_args(argv)
     plan = [(int(s.split(":")[0]), [int(p) for p in s.split(":")[1].split(",")]) for s in args.sides]
 

@@ -84,7 +84,7 @@ def test_upsample_equals_cv2_resize_cubic(size):
     ours = np.asarray(crops.upsample_cubic(jnp.asarray(maps), size * 8))
     for m in range(2):
         reference = cv2.resize(maps[m], (size * 8, size * 8), interpolation=cv2.INTER_CUBIC)
-        np.testing.assert_allclose(ours[m], reference, atol=2e-5)
+        np.testing.assert_allclose(ours[m].transpose(1, 2, 0), reference, atol=2e-5)
 
 
 def test_argmax_peaks_first_maximum_in_row_major_order_wins():
@@ -93,7 +93,7 @@ def test_argmax_peaks_first_maximum_in_row_major_order_wins():
     maps[0, 3, 4, 1] = maps[0, 3, 2, 1] = maps[0, 5, 0, 1] = 0.5  # ties: row 3 col 2 comes first
     maps[0, :, :, 2] = -1.0
     maps[0, 2, 3, 2] = -0.25  # all negative: raw score kept, not clamped
-    peaks = np.asarray(crops.argmax_peaks(jnp.asarray(maps)))[0]
+    peaks = np.asarray(crops.argmax_peaks(jnp.asarray(maps.transpose(0, 3, 1, 2))))[0]
     np.testing.assert_array_equal(peaks, [[1, 4, 2.0], [2, 3, 0.5], [3, 2, -0.25]])
 
 

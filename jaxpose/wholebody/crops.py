@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpose.device.resize import opencv_taps, resample
+from jaxpose.device.resize import upsample_merge
 
 # OpenCV's warpAffine fixed point (imgwarp.cpp): AB_BITS = 10, INTER_BITS = 5.
 _AB_SCALE = 1 << 10
@@ -113,24 +113,22 @@ def normalize_rgb_crops(crops: jax.Array) -> jax.Array:
 
 
 def upsample_cubic(maps: jax.Array, out_size: int) -> jax.Array:
-    """(M, h, w, C) -> (M, out, out, C): OpenCV INTER_CUBIC resize of each channel (§1.6).
+    """(M, h, w, C) -> (M, C, out, out) channel-first: OpenCV INTER_CUBIC resize per channel (§1.6).
 
-    The body pipeline's "cpu" up-sampling (`jaxpose.device.resize`), to a square output.
+    The body pipeline's "cpu" up-sampling (`jaxpose.device.resize.upsample_merge`), one scale.
     """
     chex.assert_rank(maps, 4)
-    y_taps, y_w = opencv_taps(out_size, maps.shape[1])
-    x_taps, x_w = opencv_taps(out_size, maps.shape[2])
-    return resample(maps, y_taps, y_w, x_taps, x_w)
+    return upsample_merge([maps], (out_size, out_size), jnp.ones((1,), jnp.float32), semantics="cpu")
 
 
 def argmax_peaks(maps: jax.Array) -> jax.Array:
-    """(M, N, N, J) -> (M, J, 3) float32 (u, v, score): each channel's global maximum.
+    """(M, J, H, W) -> (M, J, 3) float32 (u, v, score): each channel's global maximum.
 
     Row-major scan, the first maximum wins on ties; the score is the raw map value.
     """
     chex.assert_rank(maps, 4)
-    m, n_rows, n_cols, parts = maps.shape
-    flat = jnp.moveaxis(maps, 3, 1).reshape(m, parts, n_rows * n_cols)
+    m, parts, n_rows, n_cols = maps.shape
+    flat = maps.reshape(m, parts, n_rows * n_cols)
     index = jnp.argmax(flat, axis=-1)
     score = jnp.take_along_axis(flat, index[..., None], axis=-1)[..., 0]
     u = (index % n_cols).astype(jnp.float32)
