@@ -147,7 +147,7 @@ def make_device_fn(
 
     Returns peaks (N, P, M, 3) (heatmap pixels, nmsOffset included), counts (N, P), totals (N, P)
     (peaks found before the cap M), scores (N, K, M, M) limb scores (-1 / 0 = no connection) and,
-    with `return_heatmaps`, heatmaps (N, Ht, Wt, C). Jit, vmap or shard it like any JAX function;
+    with `return_heatmaps`, heatmaps (N, C, Ht, Wt). Jit, vmap or shard it like any JAX function;
     the geometry is derived from the static image shape.
     """
     spec: ModelSpec = model.spec
@@ -188,6 +188,28 @@ def _check_options(spec, net_resolution, scale_number, scale_gap, semantics, max
     if spec.num_pairs == 0:
         raise InputError(f"model {spec.name} has no PAFs; make_pose_fn needs a body model.")
     return {"net_resolution": net_res}
+
+
+# Compiled functions are shared by every pose_fn with the same static configuration (thresholds
+# are traced arguments), so pose_fns that differ only in thresholds reuse one compile.
+_DEVICE_CACHE: dict[tuple, tuple[Any, Callable]] = {}
+
+
+def _jitted_device_core(core: Callable, net: Any, spec: ModelSpec, heat_hw: tuple[int, int],
+                        semantics: str, max_peaks: int, return_heatmaps: bool) -> Callable:
+    key = (core, id(net), spec, heat_hw, semantics, max_peaks, return_heatmaps)
+    if key not in _DEVICE_CACHE or _DEVICE_CACHE[key][0] is not net:
+        _DEVICE_CACHE[key] = (net, jax.jit(functools.partial(
+            core, net=net, spec=spec, heat_hw=heat_hw, semantics=semantics, max_peaks=max_peaks,
+            return_heatmaps=return_heatmaps)))
+    return _DEVICE_CACHE[key][1]
+
+
+@functools.lru_cache(maxsize=64)
+def _jitted_postprocess(spec: ModelSpec, heat_hw: tuple[int, int], semantics: str,
+                        max_peaks: int, return_heatmaps: bool) -> Callable:
+    return jax.jit(functools.partial(postprocess, spec=spec, heat_hw=heat_hw, semantics=semantics,
+                                     max_peaks=max_peaks, return_heatmaps=return_heatmaps))
 
 
 # ------------------------------------------------------------------ host shell
@@ -250,8 +272,6 @@ class PoseFn:
         self.thresholds = thresholds
         self._score_thresholds = _score_thresholds(thresholds)
         self._wholebody = wholebody
-        self._jitted: dict[tuple, Callable] = {}
-        self._post_jitted: dict[tuple, Callable] = {}
         self._plans: dict[tuple[int, int], tuple[Plan, tuple]] = {}
         self.device_fn = make_device_fn(
             model, net_resolution, scale_number, scale_gap, semantics, maximize_positives,
@@ -274,12 +294,8 @@ class PoseFn:
         return self._plans[image_wh]
 
     def _compiled(self, plan: Plan, buffer: int) -> Callable:
-        key = (plan.net_sizes, buffer)
-        if key not in self._jitted:
-            self._jitted[key] = jax.jit(functools.partial(
-                _device_core, net=self.model.net, spec=self.spec, heat_hw=plan.heat_hw,
-                semantics=self.semantics, max_peaks=buffer, return_heatmaps=self.return_heatmaps))
-        return self._jitted[key]
+        return _jitted_device_core(_device_core, self.model.net, self.spec, plan.heat_hw,
+                                   self.semantics, buffer, self.return_heatmaps)
 
     def _run_device(self, params: Any, frames: np.ndarray, image_wh: tuple[int, int]):
         """frames (T, H, W, 3) uint8 -> host dict of arrays for the T frames, plus the plan."""
@@ -308,7 +324,7 @@ class PoseFn:
         return Poses(
             keypoints=keypoints, scores=scores, model=self.spec.name, image_size=plan.image_wh,
             net_input_size=plan.net_sizes[0], scale_net_to_output=plan.scale,
-            heatmaps=out["heatmaps"][n] if "heatmaps" in out else None)
+            heatmaps=np.moveaxis(out["heatmaps"][n], 0, -1) if "heatmaps" in out else None)
 
     def _add_wholebody(self, params: Any, image: np.ndarray, poses: Poses) -> Poses:
         if self._wholebody is None:
@@ -363,14 +379,10 @@ class PoseFn:
             if o.shape[1:] != expected:
                 raise InputError(f"net output of shape {o.shape[1:]}: expected {expected} for "
                                  f"net input {wi}x{hi}.")
-        buffer = self.max_peaks
-        key = (plan.net_sizes, buffer)
-        if key not in self._post_jitted:
-            self._post_jitted[key] = jax.jit(functools.partial(
-                postprocess, spec=self.spec, heat_hw=plan.heat_hw, semantics=self.semantics,
-                max_peaks=buffer, return_heatmaps=self.return_heatmaps))
-        out = jax.device_get(self._post_jitted[key](
-            outputs, jnp.asarray(plan.ratios), jnp.float32(plan.nms_offset), self._score_thresholds))
+        post = _jitted_postprocess(self.spec, plan.heat_hw, self.semantics, self.max_peaks,
+                                   self.return_heatmaps)
+        out = jax.device_get(post(outputs, jnp.asarray(plan.ratios), jnp.float32(plan.nms_offset),
+                                  self._score_thresholds))
         return self._poses(out, 0, plan)
 
 
