@@ -167,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     import jax
 
     from benchmarks.common import markdown_table, write_section
+    from jaxpose.nets.layers import DEFAULT_CONV3X3_IMPL
     from caffe_writer import write_random_caffemodel
     from conftest import PROTOTXTS
 
@@ -195,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(text)
     if not args.no_write:
-        write_section(f"nets-{args.conv3x3}", text)
+        write_section("nets" if args.conv3x3 == DEFAULT_CONV3X3_IMPL else f"nets-{args.conv3x3}", text)
     return 0
 
 
