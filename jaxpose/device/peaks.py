@@ -66,18 +66,33 @@ def _border_of(hw: tuple[int, int]) -> jnp.ndarray:
     return (y == 0) | (y == hw[0] - 1) | (x == 0) | (x == hw[1] - 1)
 
 
-def _first_in_raster_order(mask: jnp.ndarray, max_peaks: int) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """(..., H*W) bool -> (..., M) flat indices of the first M true entries, and their total.
-
-    The running count rises by one exactly at each peak, so the r-th peak is where it first
-    reaches r (a binary search; no scatter over the whole map). Unused rows hold H*W.
-    """
-    running = jnp.cumsum(mask, axis=-1, dtype=jnp.int32)
-    ranks = jnp.arange(1, max_peaks + 1, dtype=jnp.int32)
-    search = lambda r: jnp.searchsorted(r, ranks, side="left", method="scan")
-    for _ in range(mask.ndim - 1):
+def _searchsorted_last_axis(sorted_rows: jnp.ndarray, queries: jnp.ndarray) -> jnp.ndarray:
+    """Row-wise `searchsorted(side="left")`: (..., L) sorted, (..., Q) -> (..., Q) int32."""
+    search = lambda r, q: jnp.searchsorted(r, q, side="left", method="scan")
+    for _ in range(sorted_rows.ndim - 1):
         search = jax.vmap(search)
-    return search(running).astype(jnp.int32), running[..., -1]
+    return search(sorted_rows, queries).astype(jnp.int32)
+
+
+def _first_in_raster_order(mask: jnp.ndarray, max_peaks: int) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """(..., H, W) bool -> (..., M) flat indices of the first M true entries, and their total.
+
+    Two binary searches instead of a scatter over the whole map: the running count of peaks per
+    row finds the row of the r-th peak, the running count within that row finds its column.
+    Unused slots hold index 0.
+    """
+    h, w = mask.shape[-2:]
+    per_row = jnp.cumsum(jnp.sum(mask, axis=-1, dtype=jnp.int32), axis=-1)  # (..., H)
+    total = per_row[..., -1]
+    ranks = jnp.broadcast_to(jnp.arange(1, max_peaks + 1, dtype=jnp.int32),
+                             per_row.shape[:-1] + (max_peaks,))
+    rows = jnp.minimum(_searchsorted_last_axis(per_row, ranks), h - 1)  # (..., M)
+    before = jnp.where(rows > 0, jnp.take_along_axis(per_row, jnp.maximum(rows - 1, 0), -1), 0)
+    row_masks = jnp.take_along_axis(mask, rows[..., None], axis=-2)  # (..., M, W)
+    within = jnp.cumsum(row_masks, axis=-1, dtype=jnp.int32)
+    cols = _searchsorted_last_axis(within, (ranks - before)[..., None])[..., 0]
+    found = ranks <= total[..., None]
+    return jnp.where(found, rows * w + jnp.minimum(cols, w - 1), 0), total
 
 
 def _refine(channel: jnp.ndarray, py: jnp.ndarray, px: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -109,10 +124,9 @@ def find_peaks(
     chex.assert_rank(heatmaps, 4)
     n, p, h, w = heatmaps.shape
     maps = heatmaps.astype(jnp.float32)
-    mask = peak_mask(maps, threshold, semantics).reshape(n, p, h * w)
+    mask = peak_mask(maps, threshold, semantics)
     flat, totals = _first_in_raster_order(mask, max_peaks)  # (N, P, M), (N, P)
     counts = jnp.minimum(totals, max_peaks)
-    flat = jnp.minimum(flat, h * w - 1)
     py, px = flat // w, flat % w
     refine = jax.vmap(jax.vmap(_refine))
     cx, cy = refine(maps, py, px)
