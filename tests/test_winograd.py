@@ -116,10 +116,38 @@ def test_conv3x3_at_openpose_stage_shape() -> None:
     _assert_close(winograd_conv3x3(jnp.asarray(x), jnp.asarray(kernel), jnp.asarray(bias)), _reference(x, kernel, bias))
 
 
-@pytest.mark.parametrize("r, m, shape", [(5, 2, (1, 9, 7, 4, 6)), (7, 2, (2, 10, 13, 5, 3)), (7, 2, (1, 3, 2, 3, 4))])
-def test_larger_kernels_match_lax(r: int, m: int, shape: tuple[int, ...]) -> None:
-    x, kernel, bias = _random(np.random.default_rng(r), *shape, r=r)
-    _assert_close(winograd_conv(jnp.asarray(x), jnp.asarray(kernel), jnp.asarray(bias), m=m), _reference(x, kernel, bias))
+@pytest.mark.parametrize(
+    "r, m, block, shape",
+    [
+        (5, 2, 5, (1, 9, 7, 4, 6)),  # one F(2,5) block
+        (7, 2, 7, (2, 10, 13, 5, 3)),  # one F(2,7) block
+        (7, 4, None, (2, 10, 13, 5, 3)),  # default: 2x2 blocks of F(4,4)
+        (7, 4, None, (1, 3, 2, 3, 4)),  # image smaller than a block
+        (7, 3, 3, (1, 11, 9, 6, 5)),  # 3x3 blocks of F(3,3)
+        (5, 2, 2, (2, 7, 8, 3, 3)),  # 3x3 blocks of F(2,2)
+    ],
+)
+def test_larger_kernels_match_lax(r: int, m: int, block: int | None, shape: tuple[int, ...]) -> None:
+    x, kernel, bias = _random(np.random.default_rng(r + m), *shape, r=r)
+    y = winograd_conv(jnp.asarray(x), jnp.asarray(kernel), jnp.asarray(bias), m=m, block=block)
+    _assert_close(y, _reference(x, kernel, bias))
+
+
+def test_blocks_need_tiles_of_block_size() -> None:
+    with pytest.raises(ValueError, match="tiles of m = 4"):
+        winograd_conv(jnp.zeros((1, 8, 8, 2)), jnp.zeros((7, 7, 2, 2)), m=2, block=4)
+
+
+@pytest.mark.parametrize("r", [3, 7])
+@pytest.mark.parametrize("chunk_bytes", [1, 30_000, 50_000, 100_000])
+def test_chunked_loops_match_one_pass(r: int, chunk_bytes: int) -> None:
+    """Loops over bands of rows (tiny chunks) and over groups of images give the direct convolution."""
+    x, kernel, bias = _random(np.random.default_rng(r), 4, 21, 10, 8, 5, r=r)
+    u = transform_kernel(jnp.asarray(kernel))
+    y = jax.jit(lambda x, u, b: winograd_conv_transformed(x, u, r, b, chunk_bytes=chunk_bytes))(
+        jnp.asarray(x), u, jnp.asarray(bias)
+    )
+    _assert_close(y, _reference(x, kernel, bias))
 
 
 def test_pretransformed_kernel_gives_the_same_result() -> None:
@@ -153,15 +181,16 @@ def test_jit_compiles_once_per_shape() -> None:
     assert len(traces) == 1
 
 
+@pytest.mark.parametrize("min_channels", [0, 96])  # Winograd, and the XLA fallback for few channels
 @pytest.mark.parametrize("use_bias", [True, False])
-def test_module_is_a_drop_in_for_nn_conv(use_bias: bool) -> None:
+def test_module_is_a_drop_in_for_nn_conv(use_bias: bool, min_channels: int) -> None:
     """Same parameter tree as nn.Conv(features, (3,3), padding=1), same outputs with nn.Conv's params."""
     x = jnp.asarray(np.random.default_rng(6).standard_normal((2, 9, 11, 5)), jnp.float32)
     ref_module = nn.Conv(7, (3, 3), padding=1, use_bias=use_bias)
     params = ref_module.init(jax.random.key(0), x)
     if use_bias:
         params = jax.tree.map(lambda p: p + 0.5 if p.ndim == 1 else p, params)
-    ours = WinogradConv3x3(7, use_bias=use_bias)
+    ours = WinogradConv3x3(7, use_bias=use_bias, min_channels=min_channels)
     assert jax.tree.map(jnp.shape, ours.init(jax.random.key(0), x)) == jax.tree.map(jnp.shape, params)
     _assert_close(ours.apply(params, x), np.asarray(ref_module.apply(params, x)))
 
@@ -171,7 +200,19 @@ def test_module_accepts_nn_conv_signature() -> None:
     x = jnp.asarray(np.random.default_rng(7).standard_normal((1, 6, 8, 3)), jnp.float32)
     kwargs = dict(kernel_size=(3, 3), padding=((1, 1), (1, 1)), dtype=jnp.float32, param_dtype=jnp.float32)
     params = nn.Conv(4, **kwargs).init(jax.random.key(1), x)
-    _assert_close(WinogradConv(4, **kwargs).apply(params, x), np.asarray(nn.Conv(4, **kwargs).apply(params, x)))
+    ours = WinogradConv(4, min_channels=0, **kwargs)
+    _assert_close(ours.apply(params, x), np.asarray(nn.Conv(4, **kwargs).apply(params, x)))
+
+
+@pytest.mark.parametrize("k", [1, 7])
+def test_module_other_kernel_sizes_match_nn_conv(k: int) -> None:
+    """1x1 (computed as a matmul) and 7x7 (Winograd blocks) layers equal nn.Conv with the same params."""
+    x = jnp.asarray(np.random.default_rng(8).standard_normal((2, 9, 10, 6)), jnp.float32)
+    kwargs = dict(kernel_size=(k, k), padding=(k - 1) // 2)
+    params = nn.Conv(5, **kwargs).init(jax.random.key(2), x)
+    params = jax.tree.map(lambda p: p + 0.3 if p.ndim == 1 else p, params)
+    ours = WinogradConv(5, min_channels=0, **kwargs)
+    _assert_close(ours.apply(params, x), np.asarray(nn.Conv(5, **kwargs).apply(params, x)))
 
 
 @pytest.mark.parametrize("kwargs", [dict(kernel_size=(3, 3), padding=0), dict(kernel_size=(2, 2), padding=1)])
