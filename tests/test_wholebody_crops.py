@@ -152,15 +152,15 @@ def arms_and_face():
     return kp
 
 
-@pytest.mark.parametrize("scale_number", [1, 3])
-def test_bright_dot_comes_back_at_its_image_position(scale_number):
+@pytest.mark.parametrize("scale_number, semantics", [(1, "cpu"), (3, "cpu"), (1, "cuda")])
+def test_bright_dot_comes_back_at_its_image_position(scale_number, semantics):
     image = np.zeros((300, 400, 3), np.uint8)
     dots = {"left": (250, 170), "right": (80, 230), "face": (120, 150)}  # off-centre in each box
     for x, y in dots.values():
         image[y - 1 : y + 2, x - 1 : x + 2] = 255
     hand, face = fake_model(HAND, 22), fake_model(FACE, 71)
     fn = make_wholebody_fn(BODY_25, hand, face, hand_net_resolution=64, face_net_resolution=64,
-                           hand_scale_number=scale_number)
+                           hand_scale_number=scale_number, semantics=semantics)
     out = fn({}, {}, image, arms_and_face())
     assert out["hand_left"].shape == (1, 21, 3) and out["face"].shape == (1, 70, 3)
     for key, cell in (("hand_left", 75 / 8), ("hand_right", 81 / 8), ("face", 86.67 / 8)):
@@ -177,7 +177,7 @@ def test_tiny_boxes_are_skipped_and_stay_zero():
     kp[1] = arms_and_face()[0]
     hand = fake_model(HAND, 22)
     fn = make_wholebody_fn(BODY_25, hand, fake_model(FACE, 71), hand_net_resolution=32,
-                           face_net_resolution=32)
+                           face_net_resolution=32, semantics="cpu")
     out = fn({}, {}, np.full((300, 400, 3), 7, np.uint8), kp)
     np.testing.assert_allclose(out["hand_rects"][0, 1, 2:], (1.5, 1.5))
     np.testing.assert_array_equal(out["hand_right"][0], 0)
@@ -191,7 +191,7 @@ def test_tiny_boxes_are_skipped_and_stay_zero():
 
 def test_one_compile_per_image_bucket_and_call_size():
     hand = fake_model(HAND, 22)
-    fn = make_wholebody_fn(BODY_25, hand, None, hand_net_resolution=32)
+    fn = make_wholebody_fn(BODY_25, hand, None, hand_net_resolution=32, semantics="cpu")
     kp = arms_and_face()
     fn({}, None, np.zeros((300, 400, 3), np.uint8), kp)
     fn({}, None, np.ones((300, 400, 3), np.uint8), kp * np.float32([1.1, 1.0, 1.0]))
@@ -210,7 +210,7 @@ def test_multi_scale_tie_keeps_the_first_scale():
     # Right box (59.5, 172.7, 81, 81), centre (100, 213.2): scale 0.8 -> side 64 -> (68, 181.2).
     # Left box (232.4, 155.7, 75, 75), centre (269.9, 193.2): 0.8 * 75 = 60 -> x0 + L = 299.9, y 163.2.
     hand = fake_model(HAND, 22)
-    fn = make_wholebody_fn(BODY_25, hand, None, hand_net_resolution=32, hand_scale_number=3)
+    fn = make_wholebody_fn(BODY_25, hand, None, hand_net_resolution=32, hand_scale_number=3, semantics="cpu")
     out = fn({}, None, np.full((300, 400, 3), 7, np.uint8), arms_and_face())
     np.testing.assert_allclose(out["hand_right"][0, :, :2], np.tile([68, 181.2], (21, 1)), atol=1e-4)
     np.testing.assert_allclose(out["hand_left"][0, :, :2], np.tile([299.9, 163.2], (21, 1)), atol=1e-4)

@@ -2,7 +2,8 @@
 converted by jaxpose's Caffe converter) on photos from ../shared/media.
 
 The reference for the chain around the networks is OpenCV: `cv2.warpAffine` crop of the doc's map
-(§1.5, §2.4), the same network, `cv2.resize` INTER_CUBIC, NumPy arg-max, the doc's back-mapping.
+(§1.5, §2.4), the same network, `cv2.resize` INTER_CUBIC, NumPy arg-max, the doc's back-mapping
+(OpenPose's CPU build, so these tests use semantics="cpu").
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def reference_keypoints(model, image: np.ndarray, box, mirrored: bool) -> np.nda
 def test_wholebody_matches_an_opencv_reference_chain(models, messi):
     kp = planted_person()
     fn = make_wholebody_fn(BODY_25, models["HAND"], models["FACE"], hand_net_resolution=SIDE,
-                           face_net_resolution=SIDE)
+                           face_net_resolution=SIDE, semantics="cpu")
     out = fn(models["HAND"].params, models["FACE"].params, messi, kp)
     assert {k: v.shape for k, v in out.items()} == {
         "hand_left": (2, 21, 3), "hand_right": (2, 21, 3), "hand_rects": (2, 2, 4),
@@ -98,7 +99,8 @@ def test_wholebody_matches_an_opencv_reference_chain(models, messi):
 def test_multi_scale_hands_keep_the_scale_with_the_best_mean(models, messi):
     kp = planted_person()[:1]
     scales = regions.hand_scale_rects(regions.hand_rects(BODY_25, kp), 3, 0.4)  # (3, 1, 2, 4)
-    fn = make_wholebody_fn(BODY_25, models["HAND"], None, hand_net_resolution=SIDE, hand_scale_number=3)
+    fn = make_wholebody_fn(BODY_25, models["HAND"], None, hand_net_resolution=SIDE, hand_scale_number=3,
+                           semantics="cpu")
     out = fn(models["HAND"].params, None, messi, kp)
     assert set(out) == {"hand_left", "hand_right", "hand_rects"}
     for side, key in ((0, "hand_left"), (1, "hand_right")):
@@ -122,6 +124,8 @@ def test_bad_arguments_are_named(models, messi):
         make_wholebody_fn(BODY_25, models["HAND"], None, hand_net_resolution=100)
     with pytest.raises(JaxposeError, match="face_detector"):
         make_wholebody_fn(BODY_25, None, models["FACE"], face_detector="haar")
+    with pytest.raises(JaxposeError, match="semantics"):
+        make_wholebody_fn(BODY_25, models["HAND"], None, semantics="gpu")
     with pytest.raises(JaxposeError, match="HAND"):
         make_wholebody_fn(BODY_25, models["FACE"], None)
     fn = make_wholebody_fn(BODY_25, models["HAND"], None, hand_net_resolution=SIDE)

@@ -76,11 +76,11 @@ def _buckets(count: int, capacity: int) -> list[tuple[int, int]]:
 class _CropRunner:
     """Run one network over a list of boxes: (M, 4) boxes + mirror flags -> (M, J, 3) image pixels."""
 
-    def __init__(self, model: Any, net_side: int, capacity: int, face: bool):
+    def __init__(self, model: Any, net_side: int, capacity: int, face: bool, semantics: str):
         self.net_side, self.capacity, self.face = net_side, capacity, face
         self.num_parts = model.spec.num_parts
         self.device_fn = crops.make_crop_peaks_fn(
-            lambda params, x: model.net.apply({"params": params}, x), self.num_parts
+            lambda params, x: model.net.apply({"params": params}, x), self.num_parts, semantics
         )
 
     def __call__(self, params: Any, image: np.ndarray, rects: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
@@ -112,6 +112,7 @@ def make_wholebody_fn(
     hand_scale_number: int = T.HAND_SCALE_NUMBER,
     hand_scale_range: float = T.HAND_SCALE_RANGE,
     face_detector: str = "body",
+    semantics: str = "cuda",
     max_people: int = 8,
 ) -> Callable[[Any, Any, np.ndarray, np.ndarray], dict[str, np.ndarray]]:
     """Build `fn(hand_params, face_params, image_rgb, body_keypoints) -> dict` of numpy arrays.
@@ -121,7 +122,8 @@ def make_wholebody_fn(
     image pixels. Keys: "hand_left", "hand_right" (P, 21, 3), "hand_rects" (P, 2, 4) [left, right]
     when `hand`; "face" (P, 70, 3), "face_rects" (P, 4) when `face`. With face_detector="opencv"
     the face arrays have one row per face OpenCV found (F may differ from P). Boxes are
-    x, y, w, h; keypoints x, y, score; skipped boxes leave zeros.
+    x, y, w, h; keypoints x, y, score; skipped boxes leave zeros. semantics: heat-map up-sampling
+    of OpenPose's GPU build ("cuda", default, as `make_pose_fn`) or CPU build ("cpu": OpenCV cubic).
 
     The networks see at most `2 * max_people` hand crops (all scales) or `max_people` face crops
     per call, padded to a power of two: one compile per (image size / 64, call size).
@@ -132,6 +134,8 @@ def make_wholebody_fn(
     _check_model(face, "FACE")
     if face_detector not in FACE_DETECTORS:
         raise InputError(f"face_detector is {face_detector!r}; use one of {', '.join(FACE_DETECTORS)}.")
+    if semantics not in ("cuda", "cpu"):
+        raise InputError(f"semantics is {semantics!r}; use 'cuda' or 'cpu'.")
     if not isinstance(hand_scale_number, (int, np.integer)) or hand_scale_number < 1:
         raise InputError(f"hand_scale_number is {hand_scale_number!r}; it must be an integer >= 1.")
     if not 0.0 <= float(hand_scale_range) < 2.0:
@@ -140,8 +144,8 @@ def make_wholebody_fn(
         raise InputError(f"max_people is {max_people!r}; it must be at least 1.")
     hand_side = _check_resolution("hand_net_resolution", hand_net_resolution)
     face_side = _check_resolution("face_net_resolution", face_net_resolution)
-    hand_runner = None if hand is None else _CropRunner(hand, hand_side, 2 * max_people, face=False)
-    face_runner = None if face is None else _CropRunner(face, face_side, max_people, face=True)
+    hand_runner = None if hand is None else _CropRunner(hand, hand_side, 2 * max_people, False, semantics)
+    face_runner = None if face is None else _CropRunner(face, face_side, max_people, True, semantics)
     if hand is not None:
         regions.hand_rects(body_spec, np.zeros((0, body_spec.num_parts, 3), np.float32))
     if face is not None and face_detector == "body":

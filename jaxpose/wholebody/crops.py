@@ -112,13 +112,14 @@ def normalize_rgb_crops(crops: jax.Array) -> jax.Array:
     return crops[..., ::-1] / 256.0 - 0.5
 
 
-def upsample_cubic(maps: jax.Array, out_size: int) -> jax.Array:
-    """(M, h, w, C) -> (M, C, out, out) channel-first: OpenCV INTER_CUBIC resize per channel (§1.6).
+def upsample_cubic(maps: jax.Array, out_size: int, semantics: str = "cpu") -> jax.Array:
+    """(M, h, w, C) -> (M, C, out, out) channel-first bicubic up-sampling per channel (§1.6).
 
-    The body pipeline's "cpu" up-sampling (`jaxpose.device.resize.upsample_merge`), one scale.
+    The body pipeline's `jaxpose.device.resize.upsample_merge`, one scale: semantics "cpu" is
+    OpenCV's INTER_CUBIC (OpenPose CPU build), "cuda" OpenPose's GPU resize kernel.
     """
     chex.assert_rank(maps, 4)
-    return upsample_merge([maps], (out_size, out_size), jnp.ones((1,), jnp.float32), semantics="cpu")
+    return upsample_merge([maps], (out_size, out_size), jnp.ones((1,), jnp.float32), semantics=semantics)
 
 
 def argmax_peaks(maps: jax.Array) -> jax.Array:
@@ -138,14 +139,15 @@ def argmax_peaks(maps: jax.Array) -> jax.Array:
 
 def crop_peaks(
     apply_fn: ApplyFn, params: Any, image: jax.Array, xq: jax.Array, yq: jax.Array, num_parts: int,
-    peak_batch: int = 4,
+    semantics: str = "cpu", peak_batch: int = 4,
 ) -> jax.Array:
     """Crops -> net -> bicubic to N x N -> (M, num_parts, 3) crop peaks (u, v, score).
 
     image (H, W, 3) uint8 RGB; xq, yq (M, N) from `sample_grid`. `apply_fn(params, x)` maps
     (M, N, N, 3) normalized BGR to (M, N/8, N/8, C >= num_parts); channels past `num_parts`
-    (background) are ignored. Up-sampling and arg-max run `peak_batch` crops at a time to bound
-    memory (a 368 x 368 x 70 map is 38 MB).
+    (background) are ignored. `semantics`: "cpu" / "cuda" up-sampling (`upsample_cubic`).
+    Up-sampling and arg-max run `peak_batch` crops at a time to bound memory (a 368 x 368 x 70 map
+    is 38 MB).
     """
     net_side = xq.shape[1]
     crops = normalize_rgb_crops(warp_crops(image, xq, yq))
@@ -153,18 +155,18 @@ def crop_peaks(
     chex.assert_rank(out, 4)
 
     def peaks_of(one: jax.Array) -> jax.Array:
-        return argmax_peaks(upsample_cubic(one[None], net_side))[0]
+        return argmax_peaks(upsample_cubic(one[None], net_side, semantics))[0]
 
     return jax.lax.map(peaks_of, out, batch_size=min(peak_batch, out.shape[0]))
 
 
-def make_crop_peaks_fn(apply_fn: ApplyFn, num_parts: int) -> Callable[..., jax.Array]:
+def make_crop_peaks_fn(apply_fn: ApplyFn, num_parts: int, semantics: str = "cpu") -> Callable[..., jax.Array]:
     """Jitted `fn(params, image (H, W, 3) uint8, xq, yq (M, N) int32) -> (M, num_parts, 3)`.
 
     Compiles once per (H, W, M, N).
     """
 
     def fn(params: Any, image: jax.Array, xq: jax.Array, yq: jax.Array) -> jax.Array:
-        return crop_peaks(apply_fn, params, image, xq, yq, num_parts)
+        return crop_peaks(apply_fn, params, image, xq, yq, num_parts, semantics)
 
     return jax.jit(fn)
