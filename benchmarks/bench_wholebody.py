@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> None:
 
     rows, per_side = [], {}
     for side, people_counts in plan:
-        fn = make_wholebody_fn(COCO, hand, face, hand_net_resolution=side, face_net_resolution=side)
+        fn = make_wholebody_fn(COCO, hand, face, hand_net_resolution=side, face_net_resolution=side,
+                               semantics="cpu")  # OpenCV cubic, as the peer
         peer = opencv_extractor(cv_nets["HAND"], cv_nets["FACE"], side)
         for people in people_counts:
             kp = planted_people(COCO, people, w, h)
