@@ -66,7 +66,7 @@ FLAG_LIST: tuple[Flag, ...] = (
     Flag("hand", "bool", False, "Also detect 21 hand keypoints per hand (needs --model_folder with hand/).", _G_HAND),
     Flag("hand_detector", "int", 0, "Hand boxes: 0 = from the body keypoints (the only one implemented).", _G_HAND),
     Flag("hand_net_resolution", "str", "368x368", "Hand network input size (square, multiple of 16), `368x368` or `368`.", _G_HAND),
-    Flag("hand_scale_number", "int", 1, "Number of hand scales to average (OpenPose's best: 6).", _G_HAND),
+    Flag("hand_scale_number", "int", 1, "Number of hand scales to run; the scale with the highest mean score wins (OpenPose's best: 6).", _G_HAND),
     Flag("hand_scale_range", "float", 0.4, "Total span of the hand scales, centred on 1 (0.4 -> 0.8 ... 1.2).", _G_HAND),
     Flag("face", "bool", False, "Also detect 70 face keypoints (needs --model_folder with face/).", _G_FACE),
     Flag("face_detector", "int", 0, "Face boxes: 0 = from the body keypoints; 1 = OpenCV face detector.", _G_FACE),
