@@ -175,11 +175,12 @@ def _check_options(spec, net_resolution, scale_number, scale_gap, semantics, max
     if semantics not in SEMANTICS:
         raise InputError(f"semantics={semantics!r}: choose 'cuda' (OpenPose GPU build, default) "
                          "or 'cpu' (OpenPose CPU-only build).")
+    if isinstance(scale_number, bool) or not isinstance(scale_number, (int, np.integer)) \
+            or not 1 <= scale_number <= 8:
+        raise InputError(f"scale_number={scale_number!r}: must be an integer in 1..8.")
     if semantics == "cpu" and scale_number > 1:
         raise InputError("scale_number > 1 with semantics='cpu': OpenPose's CPU-only build refuses "
                          "multi-scale; use semantics='cuda' or scale_number=1.")
-    if not isinstance(scale_number, (int, np.integer)) or scale_number < 1 or scale_number > 8:
-        raise InputError(f"scale_number={scale_number!r}: must be an integer in 1..8.")
     if not isinstance(max_peaks, (int, np.integer)) or not 1 <= max_peaks <= 1024:
         raise InputError(f"max_peaks={max_peaks!r}: must be an integer in 1..1024 (OpenPose: 127).")
     net_res = _parse_net_resolution(net_resolution)

@@ -6,8 +6,10 @@ score every candidate connection. Everything it returns has a static shape.
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
+import jax
 import jax.numpy as jnp
 
 from jaxpose.device.paf import ScoreThresholds, score_connections
@@ -32,6 +34,7 @@ def postprocess(
     semantics: str = "cuda",
     max_peaks: int = 127,
     return_heatmaps: bool = False,
+    loop_frames: bool | None = None,
 ) -> dict[str, jnp.ndarray]:
     """Per-scale net outputs (N, hi, wi, C) -> dict of fixed-shape arrays.
 
@@ -39,7 +42,24 @@ def postprocess(
     heat_hw: heatmap (Ht, Wt) = scale-0 net input size.
     Returns peaks (N, P, M, 3), counts (N, P), totals (N, P), scores (N, K, M, M) and, when
     `return_heatmaps`, heatmaps (N, C, Ht, Wt) (channel-first, as OpenPose's blob).
+    loop_frames: process the N frames one after the other (`lax.map`, inside the same compiled
+    call) instead of all at once; default: on CPU, where full-resolution maps of a whole batch
+    overflow the caches.
     """
+    if loop_frames is None:
+        loop_frames = jax.default_backend() == "cpu"
+    one = functools.partial(_postprocess_frames, ratios=ratios, nms_offset=nms_offset,
+                            thresholds=thresholds, spec=spec, heat_hw=heat_hw,
+                            semantics=semantics, max_peaks=max_peaks,
+                            return_heatmaps=return_heatmaps)
+    if not loop_frames or outputs[0].shape[0] == 1:
+        return one(list(outputs))
+    per_frame = jax.lax.map(lambda outs: one([o[None] for o in outs]), list(outputs))
+    return jax.tree.map(lambda a: a[:, 0], per_frame)
+
+
+def _postprocess_frames(outputs, *, ratios, nms_offset, thresholds, spec, heat_hw, semantics,
+                        max_peaks, return_heatmaps) -> dict[str, jnp.ndarray]:
     merged = upsample_merge(outputs, heat_hw, ratios, semantics)  # (N, C, Ht, Wt)
     found = find_peaks(merged[:, :spec.num_parts], thresholds.nms_threshold, nms_offset,
                        max_peaks, semantics)
