@@ -108,7 +108,8 @@ def _rss_mib() -> float:
 
 def peak_rss_growth_mib(fn) -> tuple[object, float]:
     """(fn(), highest resident memory during the call minus before it, MiB), sampled every ~2 ms."""
-    start, peak, done = _rss_mib(), [0.0], threading.Event()
+    start = _rss_mib()
+    peak, done = [start], threading.Event()
 
     def sample():
         while not done.is_set():
