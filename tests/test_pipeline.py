@@ -118,6 +118,24 @@ def test_planted_people_in_a_larger_image_are_scaled():
     _match(spec, poses, people, scale=s, tol=s)
 
 
+def test_planted_people_over_two_scales_are_merged():
+    # §3.2: 384x192 image and net: scale 1 (0.75) is 288x144 with r1 = min(287/383, 143/191)
+    # = 0.748691; its heatmap shows the people at r1 x their image position (top-left anchored).
+    spec = get_spec("COCO")
+    people, _ = _scene(spec)
+    r1 = min(287 / 383, 143 / 191)
+    shrunk = [dataclasses.replace(p, parts={k: (x * r1, y * r1) for k, (x, y) in p.parts.items()})
+              for p in people]
+    pose_fn = jaxpose.make_pose_fn(_fake_model(spec), net_resolution=HEAT, scale_number=2,
+                                   max_peaks=16)
+    assert pose_fn.plan(HEAT).net_sizes == ((384, 192), (288, 144))
+    poses = pose_fn.from_net_output([_render(spec, people), _render(spec, shrunk, (288, 144))],
+                                    HEAT)
+    # §4.3 aligns scale 1 by (x + 0.5) / ratio - 0.5, i.e. 0.5 (1 / r1 - 1) = 0.17 px off the
+    # image geometry, on top of the centroid's sub-pixel bias: 1.5 px tolerance
+    _match(spec, poses, people, tol=1.5)
+
+
 def test_threshold_overrides_reach_the_pipeline():
     spec = get_spec("COCO")
     people, dropped = _scene(spec)
