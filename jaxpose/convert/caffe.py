@@ -25,7 +25,7 @@ import numpy as np
 from google.protobuf import message as pb_message
 from google.protobuf import text_format
 
-from jaxpose.convert.caffe_schema import V1_TYPE_NAMES, NetParameter, parse_prototxt
+from jaxpose.convert.caffe_schema import NetParameter, parse_prototxt, v1_type_name
 from jaxpose.convert.remap import flatten_tree, path_str, strict_merge
 from jaxpose.errors import ConversionError, ModelFileError
 from jaxpose.model import Model, load_model, make_model, save_model
@@ -65,8 +65,7 @@ def read_prototxt(path: str | os.PathLike) -> NetParameter:
     except text_format.ParseError as exc:
         raise ModelFileError(f"{path}: not a readable Caffe prototxt ({exc}).") from None
     for old in net.layers:
-        new = net.layer.add(name=old.name, type=V1_TYPE_NAMES.get(old.DESCRIPTOR.fields_by_name["type"]
-                            .enum_type.values_by_number[old.type].name, "Unknown"))
+        new = net.layer.add(name=old.name, type=v1_type_name(old.type))
         new.bottom.extend(old.bottom)
         new.top.extend(old.top)
         new.convolution_param.CopyFrom(old.convolution_param)

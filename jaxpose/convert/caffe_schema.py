@@ -150,6 +150,12 @@ BlobProto = _message_class("BlobProto")
 BlobShape = _message_class("BlobShape")
 
 
+def v1_type_name(value: int) -> str:
+    """The new-style type string of a V1 `LayerType` enum value ("Unknown" for unmodelled ones)."""
+    enum_value = V1LayerParameter.DESCRIPTOR.enum_types_by_name["LayerType"].values_by_number.get(value)
+    return V1_TYPE_NAMES.get(enum_value.name, "Unknown") if enum_value is not None else "Unknown"
+
+
 def parse_prototxt(text: str) -> "NetParameter":
     """Parse Caffe text format into `NetParameter`, skipping fields this schema does not model.
 
