@@ -19,7 +19,7 @@ from jaxpose.errors import InputError
 from jaxpose.specs import BODY_MODELS, get_spec
 
 from conftest import MEDIA_DIR, need_shared
-from planted import Person, expected_keypoints, render, standing
+from planted import expected_keypoints, render, standing
 
 HEAT = (384, 192)  # heatmap = net input = image size: scaleNetToOutput = 1
 

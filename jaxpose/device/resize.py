@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
