@@ -17,11 +17,13 @@ import pytest
 from jaxpose.nets.winograd import (
     WinogradConv,
     WinogradConv3x3,
+    pointwise_conv,
     transform_kernel,
     winograd_conv,
     winograd_conv3x3,
     winograd_conv_transformed,
     winograd_matrices,
+    winograd_params,
 )
 
 
@@ -225,3 +227,44 @@ def test_module_rejects_non_same_convolutions(kwargs: dict) -> None:
 def test_bad_kernel_shape_is_rejected() -> None:
     with pytest.raises(ValueError, match="odd square kernel"):
         winograd_conv(jnp.zeros((1, 4, 4, 2)), jnp.zeros((2, 2, 2, 3)))
+
+
+def test_pointwise_conv_matches_lax() -> None:
+    x, kernel, bias = _random(np.random.default_rng(9), 2, 5, 7, 6, 4, r=1)
+    _assert_close(pointwise_conv(jnp.asarray(x), jnp.asarray(kernel), jnp.asarray(bias)), _reference(x, kernel, bias))
+
+
+def test_winograd_params_transforms_only_qualifying_kernels() -> None:
+    rng = np.random.default_rng(10)
+    params = {
+        "conv_a": {"kernel": rng.standard_normal((3, 3, 4, 5)).astype(np.float32), "bias": np.zeros(5, np.float32)},
+        "conv_b": {"kernel": rng.standard_normal((3, 3, 2, 5)).astype(np.float32), "bias": np.zeros(5, np.float32)},
+        "conv_1x1": {"kernel": rng.standard_normal((1, 1, 4, 5)).astype(np.float32)},
+        "conv_7x7": {"kernel": rng.standard_normal((7, 7, 4, 5)).astype(np.float32)},
+        "prelu": {"slope": np.ones(5, np.float32)},
+    }
+    out = winograd_params({"params": params}, min_channels=4)["params"]
+    assert set(out["conv_a"]) == {"winograd_kernel", "bias"} and out["conv_a"]["winograd_kernel"].shape == (36, 4, 5)
+    assert set(out["conv_b"]) == {"kernel", "bias"}  # 2 input channels < min_channels
+    assert set(out["conv_1x1"]) == {"kernel"} and set(out["conv_7x7"]) == {"kernel"}
+    assert set(out["prelu"]) == {"slope"} and out["prelu"]["slope"] is params["prelu"]["slope"]
+    both = winograd_params({"params": params}, kernel_sizes=(3, 7), min_channels=4)["params"]
+    assert both["conv_7x7"]["winograd_kernel"].shape == (49, 4, 4 * 5)  # 2x2 blocks of F(4x4, 4x4)
+
+
+@pytest.mark.parametrize("k", [3, 7])
+def test_module_with_pretransformed_params_matches_nn_conv(k: int) -> None:
+    x = jnp.asarray(np.random.default_rng(11).standard_normal((1, 9, 13, 6)), jnp.float32)
+    ref_module = nn.Conv(5, (k, k), padding=(k - 1) // 2)
+    params = ref_module.init(jax.random.key(3), x)
+    prepared = winograd_params(params, kernel_sizes=(k,), min_channels=0)
+    assert "kernel" not in prepared["params"]
+    ours = WinogradConv(5, (k, k), (k - 1) // 2)
+    _assert_close(ours.apply(prepared, x), np.asarray(ref_module.apply(params, x)))
+
+
+def test_pretransformed_params_of_another_tile_are_rejected() -> None:
+    x = jnp.zeros((1, 6, 6, 4))
+    params = nn.Conv(5, (3, 3), padding=1).init(jax.random.key(4), x)
+    with pytest.raises(ValueError, match="winograd_params"):
+        WinogradConv3x3(5, tile=4).apply(winograd_params(params, tile=2, min_channels=0), x)

@@ -16,6 +16,7 @@ The transform matrices come from the Cook-Toom construction with interpolation p
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 import chex
@@ -31,6 +32,10 @@ DEFAULT_TILE = 4
 
 #: Winograd-domain tiles per loop step (bytes): larger layers loop over images or bands of rows.
 DEFAULT_CHUNK_BYTES = 2 * 2**20
+
+#: Below this many input or output channels WinogradConv uses XLA's convolution: measured on
+#: XLA:CPU, Winograd loses on OpenPose's 3- and 64-channel full-resolution layers (conv1_x, conv2_1).
+DEFAULT_MIN_CHANNELS = 96
 
 
 @functools.lru_cache(maxsize=None)
@@ -106,11 +111,12 @@ def transform_kernel(kernel: jax.Array, m: int = DEFAULT_TILE, block: int | None
     s, nb = _plan(r, m, block)
     _, g, _ = winograd_matrices(m, s)
     n = m + s - 1
-    g = jnp.asarray(g, jnp.promote_types(kernel.dtype, jnp.float32))
-    k = jnp.pad(kernel.astype(g.dtype), ((0, nb * s - r), (0, nb * s - r), (0, 0), (0, 0)))
+    k = jnp.pad(kernel.astype(jnp.promote_types(kernel.dtype, jnp.float32)), ((0, nb * s - r), (0, nb * s - r), (0, 0), (0, 0)))
     k = k.reshape(nb, s, nb, s, cin, cout)
-    u = jnp.einsum("xi,aibjco,yj->xycabo", g, k, g, precision=jax.lax.Precision.HIGHEST)
-    return u.reshape(n * n, cin, nb * nb * cout)
+    # Written out as multiply-adds: an einsum with 3-long contractions runs ~50x slower on XLA:CPU.
+    rows = [_combine(g[x], [k[:, i] for i in range(s)]) for x in range(n)]  # (nb, nb, s, Cin, Cout)
+    u = jnp.stack([_combine(g[y], [t[:, :, j] for j in range(s)]) for t in rows for y in range(n)])
+    return jnp.transpose(u, (0, 3, 1, 2, 4)).reshape(n * n, cin, nb * nb * cout)
 
 
 def _input_transform(xp: jax.Array, m: int, n: int, th: int, tw: int, bt: np.ndarray) -> jax.Array:
@@ -289,13 +295,37 @@ def pointwise_conv(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = Non
     return y if bias is None else y + bias.astype(dtype)
 
 
+WINOGRAD_KERNEL = "winograd_kernel"
+
+
+def winograd_params(
+    params: Any, kernel_sizes: tuple[int, ...] = (3,), tile: int = DEFAULT_TILE, min_channels: int = DEFAULT_MIN_CHANNELS
+) -> Any:
+    """`params` with the kernels of the layers WinogradConv computes by Winograd transformed once.
+
+    Every dict holding a `kernel` (k, k, Cin, Cout) with k in `kernel_sizes` and at least
+    `min_channels` input and output channels gets `winograd_kernel` (`transform_kernel(kernel, tile)`)
+    in place of `kernel`; everything else is returned unchanged. Apply the result with modules
+    built with the same `tile`: they skip the per-call kernel transform (for BODY_25 ~25M weights
+    -> ~100M, a few hundred ms per call on 2 CPU cores). Pure; jit it to run it fast.
+    """
+    if not isinstance(params, Mapping):
+        return params
+    kernel = params.get("kernel")
+    if (
+        kernel is not None
+        and getattr(kernel, "ndim", 0) == 4
+        and kernel.shape[0] == kernel.shape[1]
+        and kernel.shape[0] in kernel_sizes
+        and min(kernel.shape[2:]) >= min_channels
+    ):
+        rest = {k: v for k, v in params.items() if k != "kernel"}
+        return {**rest, WINOGRAD_KERNEL: transform_kernel(jnp.asarray(kernel), tile)}
+    return {k: winograd_params(v, kernel_sizes, tile, min_channels) for k, v in params.items()}
+
+
 def _pair(v: int | tuple[int, int] | Any) -> tuple[int, int]:
     return (v, v) if isinstance(v, int) else tuple(v)
-
-
-#: Below this many input or output channels WinogradConv uses XLA's convolution: measured on
-#: XLA:CPU, Winograd loses on OpenPose's 3- and 64-channel full-resolution layers (conv1_x, conv2_1).
-DEFAULT_MIN_CHANNELS = 96
 
 
 class WinogradConv(nn.Module):
@@ -330,8 +360,18 @@ class WinogradConv(nn.Module):
                 f"WinogradConv computes odd square 'same' convolutions only; got kernel_size {self.kernel_size} "
                 f"and padding {self.padding}: use flax.linen.Conv for this layer"
             )
-        kernel = self.param("kernel", self.kernel_init, (kh, kw, x.shape[-1], self.features), self.param_dtype)
         bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
+        if self.has_variable("params", WINOGRAD_KERNEL):  # pre-transformed by `winograd_params`
+            u = self.get_variable("params", WINOGRAD_KERNEL)
+            s, nb = _plan(kh, self.tile, None)
+            expected = ((self.tile + s - 1) ** 2, x.shape[-1], nb * nb * self.features)
+            if u.shape != expected:
+                raise ValueError(
+                    f"{WINOGRAD_KERNEL} of layer {self.name} has shape {u.shape}, expected {expected} for tile "
+                    f"{self.tile}: transform the params with winograd_params(params, tile={self.tile})"
+                )
+            return winograd_conv_transformed(x, u, kh, bias, self.tile, self.dtype or jnp.result_type(x, u))
+        kernel = self.param("kernel", self.kernel_init, (kh, kw, x.shape[-1], self.features), self.param_dtype)
         dtype = self.dtype or jnp.result_type(x, kernel)
         if kh == 1:
             return pointwise_conv(x, kernel, bias, dtype)
