@@ -430,7 +430,7 @@ def make_pose_fn(
         wholebody = make_wholebody_fn(
             spec, hand, face, hand_net_resolution=hand_net_resolution,
             face_net_resolution=face_net_resolution, hand_scale_number=hand_scale_number,
-            hand_scale_range=hand_scale_range, face_detector=face_detector)
+            hand_scale_range=hand_scale_range, face_detector=face_detector, semantics=semantics)
     return PoseFn(model, net_resolution=config["net_resolution"], scale_number=scale_number,
                   scale_gap=scale_gap, semantics=semantics, number_people_max=number_people_max,
                   maximize_positives=maximize_positives,
