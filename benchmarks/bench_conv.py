@@ -11,7 +11,7 @@ same weights (cv2.setNumThreads(2); XLA uses all cores of this machine). Ratios 
 per-sample ratios: < 1 means ours is faster. The max abs diff columns check that all three compute
 the same. 1x1 rows compare `pointwise_conv` (one matmul) with XLA's 1x1 convolution.
 
-A second table ("conv-nets") times whole networks (random weights, tests/caffe_writer.py) built by
+A second table (same section) times whole networks (random weights, tests/caffe_writer.py) built by
 `openpose_net` four ways: conv3x3_impl="xla"; "winograd" (the layer factory's switch; 3x3 layers
 with >= 96 channels by Winograd, kernels transformed once by `winograd_params`); "winograd+7x7+1x1"
 (additionally 7x7 layers by Winograd blocks and 1x1 layers as matmuls: the factory is patched in

@@ -225,6 +225,8 @@ def winograd_conv_transformed(
     pad = (r - 1) // 2
     # Measured on XLA:CPU: small chunks (~2 MB) win unless the weights are large (conv4_2: 512x512).
     min_tiles = max(64, cin * u.shape[-1] // 1024)
+    if nb > 1:  # bands would recompute nb - 1 halo tile rows each: loop over whole images only
+        min_tiles = max(min_tiles, ih * iw)
     g, rows = _chunking(batch, th, ih, iw, n * n * cin * jnp.dtype(dtype).itemsize, min_tiles, chunk_bytes)
     bands = -(-th // rows)
     band_h = (rows + nb - 1) * m + s - 1
