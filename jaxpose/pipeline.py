@@ -38,7 +38,8 @@ from jaxpose.specs import ModelSpec, Thresholds
 
 SEMANTICS = ("cuda", "cpu")
 BUCKET = 128  # padded image sides are multiples of this (pixels)
-FIRST_PEAK_BUFFER = 32  # peaks per part tried first; grows to max_peaks when a part has more
+FIRST_PEAK_BUFFER = 16  # peaks per part tried first; grows to max_peaks when a part has more
+# (limb scoring costs grow with its square: 16 instead of 32 saves ~6 ms a frame on CPU)
 MAX_IMAGE_SIDE = 16384
 THRESHOLD_NAMES = tuple(f.name for f in dataclasses.fields(Thresholds))
 

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxpose.device.paf import ScoreThresholds, score_connections, score_connections_with
+from jaxpose.device.paf import ScoreThresholds, score_connections
 
 F32 = np.float32
 
@@ -132,68 +132,3 @@ def test_padding_rows_hold_the_no_connection_value():
     b = [(60.0, 10.0, 1.0), (70.0, 11.0, 1.0)]
     got = _score(paf, a, b, counts=[1, 2])
     assert (got[1] == -1.0).all() and (got[0] > 0.9).all()
-
-
-def _planted_net_output(spec, h, w, seed):
-    """(1, h, w, C): a few Gaussian blobs per part over noise, and PAFs with a constant bias."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w]
-    out = rng.uniform(-0.2, 0.2, (1, h, w, spec.num_channels)).astype(np.float32)
-    for part in range(spec.num_parts):
-        for _ in range(3):
-            cy, cx = rng.uniform(0, h - 1), rng.uniform(0, w - 1)
-            out[0, :, :, part] += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 1.5)
-    out[..., spec.paf_offset:] += rng.uniform(-1, 1, (1, 1, 1, 2 * spec.num_pairs)).astype(np.float32)
-    return out
-
-
-@pytest.mark.parametrize("semantics", ["cuda", "cpu"])
-def test_direct_paf_sampling_equals_full_maps(semantics):
-    """Limb scores with the PAFs read at the samples from the net output (`pair_sampler`) equal
-    those read from the full upsampled maps, for the same peaks (borders included)."""
-    from jaxpose.device.peaks import find_peaks
-    from jaxpose.device.postprocess import paf_channels
-    from jaxpose.device.resize import pair_sampler, upsample_merge
-    from jaxpose.specs import get_spec
-
-    spec = get_spec("COCO")
-    h, w = 9, 11
-    out = jnp.asarray(_planted_net_output(spec, h, w, seed=3))
-    thr = _thresholds(0.1, 0.05, 0.5)
-    merged = upsample_merge([out], (h * 8, w * 8), jnp.ones(1, jnp.float32), semantics)
-    found = find_peaks(merged[:, :spec.num_parts], thr.nms_threshold, jnp.float32(0.5), 8, semantics)
-    full = np.asarray(score_connections(merged, found.peaks, found.counts, spec.pairs,
-                                        paf_channels(spec), thr, semantics))
-    sample = pair_sampler(out, (h * 8, w * 8), paf_channels(spec), semantics)
-    direct = np.asarray(score_connections_with(sample, (h * 8, w * 8), found.peaks, found.counts,
-                                               spec.pairs, thr, semantics))
-    assert (full > 1e-6).sum() > 10
-    np.testing.assert_array_equal(direct > 1e-6, full > 1e-6)
-    np.testing.assert_allclose(direct, full, rtol=0, atol=1e-5)
-
-
-@pytest.mark.parametrize("semantics", ["cuda", "cpu"])
-def test_postprocess_direct_path_equals_heatmap_path(semantics):
-    """postprocess without heat-maps (parts upsampled alone, PAFs sampled directly) finds the same
-    peaks and connections as the path that builds all full-resolution maps. Peak coordinates may
-    differ in the last bit (the part maps are computed in a different XLA fusion), which can move a
-    limb sample by one pixel: hence the looser score tolerance."""
-    from jaxpose.device.postprocess import postprocess
-    from jaxpose.specs import get_spec
-
-    spec = get_spec("COCO")
-    h, w = 9, 11
-    out = _planted_net_output(spec, h, w, seed=3)
-    args = ([jnp.asarray(out)], jnp.ones(1, jnp.float32), jnp.float32(0.5), _thresholds(0.1, 0.05, 0.5))
-    kw = dict(spec=spec, heat_hw=(h * 8, w * 8), semantics=semantics, max_peaks=8)
-    direct = postprocess(*args, **kw)
-    full = postprocess(*args, **kw, return_heatmaps=True)
-    assert "heatmaps" not in direct and full["heatmaps"].shape == (1, spec.num_channels, h * 8, w * 8)
-    assert int(np.asarray(direct["counts"]).sum()) > 20
-    for key in ("counts", "totals"):
-        np.testing.assert_array_equal(np.asarray(direct[key]), np.asarray(full[key]))
-    np.testing.assert_allclose(np.asarray(direct["peaks"]), np.asarray(full["peaks"]), rtol=1e-6)
-    connected = np.asarray(full["scores"]) > 1e-6
-    assert connected.sum() > 10
-    np.testing.assert_array_equal(np.asarray(direct["scores"]) > 1e-6, connected)
-    np.testing.assert_allclose(np.asarray(direct["scores"]), np.asarray(full["scores"]), rtol=0, atol=1e-3)

@@ -228,6 +228,19 @@ def test_batch_equals_frame_by_frame(tiny):
     np.testing.assert_allclose(np.asarray(out["scores"]), ref["scores"], atol=1e-5)
 
 
+def test_peak_buffer_grows_when_a_part_has_more_peaks(tiny, monkeypatch):
+    """A part with more peaks than the first buffer: the call is redone with `max_peaks` rows and
+    gives what the device function with the full buffer gives."""
+    monkeypatch.setattr(pipeline, "FIRST_PEAK_BUFFER", 2)
+    fn = jaxpose.make_pose_fn(tiny, net_resolution=(-1, 64), max_peaks=24)
+    frames = _frames(1, 100, 150, seed=5)
+    out, _ = fn._run_device(tiny.params, frames, (150, 100))
+    full = jax.jit(fn.device_fn)(tiny.params, jnp.asarray(frames))
+    assert out["peaks"].shape[2] == 24 and int(np.asarray(full["totals"]).max()) > 2
+    for key in ("peaks", "counts", "totals", "scores"):
+        np.testing.assert_allclose(out[key], np.asarray(full[key]), atol=1e-5)
+
+
 def test_one_compile_per_bucket(tiny, monkeypatch):
     chex.clear_trace_counter()
     monkeypatch.setattr(pipeline, "_device_core",

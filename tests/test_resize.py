@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxpose.device.resize import pair_sampler, upsample_merge
+from jaxpose.device.resize import upsample_merge
 
 
 def _cubic(v0, v1, v2, v3, t):
@@ -85,59 +85,3 @@ def test_multi_scale_merge_aligns_by_scale_ratio_and_averages():
     expected = (_reference_cuda(m0[0, :, :, 0], 48, 64, 8, 8)
                 + _reference_cuda(m1[0, :, :, 0], 48, 64, s, s)) / 2
     np.testing.assert_allclose(got, expected, atol=1e-5)
-
-
-# ---------------------------------------------------------------- direct sampling (pair_sampler)
-
-
-def _sample_points(rng, n, k, q, ht, wt):
-    """Random pixels plus every border pixel kind (corners, first/last rows and columns)."""
-    sy = rng.integers(0, ht, (n, k, q))
-    sx = rng.integers(0, wt, (n, k, q))
-    edge_y = np.array([0, 0, ht - 1, ht - 1, 1, ht - 2, 3, 7])
-    edge_x = np.array([0, wt - 1, 0, wt - 1, wt - 2, 1, 7, 4])
-    sy[..., :8], sx[..., :8] = edge_y, edge_x
-    return sy.astype(np.int32), sx.astype(np.int32)
-
-
-@pytest.mark.parametrize("semantics", ["cuda", "cpu"])
-def test_pair_sampler_matches_independent_upsampling(semantics):
-    """Values at sampled pixels equal the §4.3 NumPy reference / cv2.resize of the whole map."""
-    rng = np.random.default_rng(7)
-    h, w, c, f = 4, 5, 4, 8
-    ht, wt = h * f, w * f
-    maps = rng.standard_normal((2, h, w, c)).astype(np.float32)
-    channels = ((2, 0), (1, 3), (3, 2))
-    sy, sx = _sample_points(rng, 2, len(channels), 40, ht, wt)
-    vx, vy = pair_sampler(jnp.asarray(maps), (ht, wt), channels, semantics)(
-        jnp.asarray(sy), jnp.asarray(sx))
-    for n in range(2):
-        for k, (cx, cy) in enumerate(channels):
-            for ch, got in ((cx, vx), (cy, vy)):
-                if semantics == "cuda":
-                    full = _reference_cuda(maps[n, :, :, ch].astype(np.float64), ht, wt, f, f)
-                else:
-                    full = cv2.resize(maps[n, :, :, ch], (wt, ht), interpolation=cv2.INTER_CUBIC)
-                np.testing.assert_allclose(np.asarray(got)[n, k], full[sy[n, k], sx[n, k]],
-                                           rtol=0, atol=2e-5)
-
-
-@pytest.mark.parametrize("semantics", ["cuda", "cpu"])
-def test_pair_sampler_equals_full_map_lookup(semantics):
-    """Same values (to float rounding) as reading `upsample_merge`'s full maps, borders included."""
-    rng = np.random.default_rng(11)
-    h, w, c = 6, 9, 6
-    ht, wt = h * 8, w * 8
-    maps = jnp.asarray(rng.standard_normal((1, h, w, c)).astype(np.float32))
-    channels = ((4, 5), (0, 1), (3, 2))
-    full = np.asarray(upsample_merge([maps], (ht, wt), jnp.ones(1, jnp.float32), semantics))
-    sy, sx = _sample_points(rng, 1, len(channels), 300, ht, wt)
-    vx, vy = pair_sampler(maps, (ht, wt), channels, semantics)(jnp.asarray(sy), jnp.asarray(sx))
-    for k, (cx, cy) in enumerate(channels):
-        np.testing.assert_allclose(np.asarray(vx)[0, k], full[0, cx, sy[0, k], sx[0, k]], rtol=0, atol=1e-6)
-        np.testing.assert_allclose(np.asarray(vy)[0, k], full[0, cy, sy[0, k], sx[0, k]], rtol=0, atol=1e-6)
-
-
-def test_pair_sampler_rejects_non_integer_factor():
-    with pytest.raises(ValueError, match="integer upsampling factor"):
-        pair_sampler(jnp.zeros((1, 5, 5, 2)), (37, 40), ((0, 1),))

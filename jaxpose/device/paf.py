@@ -8,7 +8,7 @@ iff its score is > 1e-6.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import chex
 import jax.numpy as jnp
@@ -45,40 +45,13 @@ def score_connections(
     """
     chex.assert_rank([pafs, peaks, counts], [4, 4, 2])
     n, _, ht, wt = pafs.shape
+    m = peaks.shape[2]
+    a_idx = np.array([a for a, _ in pairs], np.int32)
+    b_idx = np.array([b for _, b in pairs], np.int32)
     cx_idx = np.array([c for c, _ in paf_channels], np.int32)
     cy_idx = np.array([c for _, c in paf_channels], np.int32)
     flat = pafs.astype(jnp.float32).reshape(n, -1, ht * wt)
     paf_x, paf_y = flat[:, cx_idx], flat[:, cy_idx]  # (N, K, Ht*Wt)
-
-    def sample(sy: jnp.ndarray, sx: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
-        where = (sy * wt + sx).reshape(n, len(pairs), -1)
-        vx = jnp.take_along_axis(paf_x, where, axis=2).reshape(sx.shape)
-        vy = jnp.take_along_axis(paf_y, where, axis=2).reshape(sx.shape)
-        return vx, vy
-
-    return score_connections_with(sample, (ht, wt), peaks, counts, pairs, thresholds, semantics)
-
-
-def score_connections_with(
-    sample: Callable[[jnp.ndarray, jnp.ndarray], tuple[jnp.ndarray, jnp.ndarray]],
-    heat_hw: tuple[int, int],
-    peaks: jnp.ndarray,
-    counts: jnp.ndarray,
-    pairs: tuple[tuple[int, int], ...],
-    thresholds: ScoreThresholds,
-    semantics: str = "cuda",
-) -> jnp.ndarray:
-    """Limb scores (N, K, M, M) float32 with the PAF values supplied by `sample`.
-
-    sample(sy, sx): integer heatmap pixels (N, K, M, M, S) int32 (inside the (Ht, Wt) heatmap)
-    -> the PAF x and y values of pair k there, each (N, K, M, M, S) float32. Lets the caller read
-    the PAFs without materialising full-resolution maps (see `jaxpose.device.resize`).
-    """
-    chex.assert_rank([peaks, counts], [4, 2])
-    ht, wt = heat_hw
-    m = peaks.shape[2]
-    a_idx = np.array([a for a, _ in pairs], np.int32)
-    b_idx = np.array([b for _, b in pairs], np.int32)
 
     pa, pb = peaks[:, a_idx], peaks[:, b_idx]  # (N, K, M, 3)
     ax, ay = pa[..., 0][..., :, None], pa[..., 1][..., :, None]  # (N, K, M, 1)
@@ -97,7 +70,9 @@ def score_connections_with(
     sy = ((ay[..., None] + lm * step_y[..., None]) + 0.5).astype(jnp.int32)
     sx = jnp.clip(sx, 0, wt - 1)
     sy = jnp.clip(sy, 0, ht - 1)
-    vx, vy = sample(sy, sx)
+    where = (sy * wt + sx).reshape(n, len(pairs), -1)
+    vx = jnp.take_along_axis(paf_x, where, axis=2).reshape(sx.shape)
+    vy = jnp.take_along_axis(paf_y, where, axis=2).reshape(sx.shape)
     v = ux[..., None] * vx + uy[..., None] * vy
     counted = (v > thresholds.inter_threshold) & (jnp.arange(MAX_SAMPLES) < samples[..., None])
     total = jnp.sum(jnp.where(counted, v, 0.0), axis=-1)

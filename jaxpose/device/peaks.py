@@ -30,22 +30,6 @@ def _shifted(padded: jnp.ndarray, dy: int, dx: int, h: int, w: int) -> jnp.ndarr
     return padded[..., 1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
 
 
-def _strictly_above_neighbours(maps: jnp.ndarray) -> jnp.ndarray:
-    """(..., H, W) -> bool: strictly greater than all 8 neighbours (outside the image: -inf).
-
-    Separable: the row above / below is reduced to its 3-wide running maximum first, so each pixel
-    costs two maxima and four comparisons (exactly the same result as eight comparisons).
-    """
-    pad = [(0, 0)] * (maps.ndim - 2)
-    h, w = maps.shape[-2:]
-    across = jnp.pad(maps, pad + [(0, 0), (1, 1)], constant_values=-jnp.inf)
-    left, right = across[..., :, :w], across[..., :, 2:]
-    row_max = jnp.pad(jnp.maximum(jnp.maximum(left, maps), right), pad + [(1, 1), (0, 0)],
-                      constant_values=-jnp.inf)
-    return (maps > left) & (maps > right) & (maps > row_max[..., :h, :]) \
-        & (maps > row_max[..., 2:, :])
-
-
 def peak_mask(maps: jnp.ndarray, threshold: jnp.ndarray, semantics: str = "cuda") -> jnp.ndarray:
     """(..., H, W) -> bool (..., H, W): which pixels are peaks (§6.1)."""
     h, w = maps.shape[-2:]
@@ -54,10 +38,17 @@ def peak_mask(maps: jnp.ndarray, threshold: jnp.ndarray, semantics: str = "cuda"
     above = maps > threshold
     pad = [(0, 0)] * (maps.ndim - 2) + [(1, 1), (1, 1)]
     if semantics == "cuda":
+        padded = jnp.pad(maps, pad, constant_values=-jnp.inf)
+        strict = above
+        for dy, dx in _NEIGHBOURS:
+            strict = strict & (maps > _shifted(padded, dy, dx, h, w))
         inner = (x >= 1) & (x <= w - 2) & (y >= 1) & (y <= h - 2)
-        return above & _strictly_above_neighbours(maps) & inner
+        return strict & inner
     if semantics == "cpu":
-        strict = above & _strictly_above_neighbours(maps)
+        padded = jnp.pad(maps, pad, constant_values=-jnp.inf)
+        strict = above
+        for dy, dx in _NEIGHBOURS:
+            strict = strict & (maps > _shifted(padded, dy, dx, h, w))
         padded_thr = jnp.pad(maps, pad) + 0.0
         padded_thr = jnp.where(_border_of(padded_thr.shape[-2:]), threshold, padded_thr)
         loose = above
@@ -77,21 +68,10 @@ def _border_of(hw: tuple[int, int]) -> jnp.ndarray:
 
 def _searchsorted_last_axis(sorted_rows: jnp.ndarray, queries: jnp.ndarray) -> jnp.ndarray:
     """Row-wise `searchsorted(side="left")`: (..., L) sorted, (..., Q) -> (..., Q) int32."""
-    below = sorted_rows[..., None, :] < queries[..., :, None]  # (..., Q, L): dense, no loops
-    return jnp.sum(below, axis=-1, dtype=jnp.int32)
-
-
-def _row_counts(mask: jnp.ndarray, folds: int = 8) -> jnp.ndarray:
-    """(..., H, W) bool -> (..., H) int32 true entries per row.
-
-    The row is folded into `folds` contiguous pieces added element-wise before the (short) sum:
-    on XLA:CPU this fuses with the mask computation, where a plain reduction over W is ~3x slower.
-    """
-    w = mask.shape[-1]
-    piece = -(-w // folds)
-    counts = jnp.pad(mask.astype(jnp.int32), [(0, 0)] * (mask.ndim - 1) + [(0, piece * folds - w)])
-    folded = sum(counts[..., i * piece:(i + 1) * piece] for i in range(folds))
-    return jnp.sum(folded, axis=-1)
+    search = lambda r, q: jnp.searchsorted(r, q, side="left", method="scan")
+    for _ in range(sorted_rows.ndim - 1):
+        search = jax.vmap(search)
+    return search(sorted_rows, queries).astype(jnp.int32)
 
 
 def _first_in_raster_order(mask: jnp.ndarray, max_peaks: int) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -102,7 +82,7 @@ def _first_in_raster_order(mask: jnp.ndarray, max_peaks: int) -> tuple[jnp.ndarr
     Unused slots hold index 0.
     """
     h, w = mask.shape[-2:]
-    per_row = jnp.cumsum(_row_counts(mask), axis=-1)  # (..., H)
+    per_row = jnp.cumsum(jnp.sum(mask, axis=-1, dtype=jnp.int32), axis=-1)  # (..., H)
     total = per_row[..., -1]
     ranks = jnp.broadcast_to(jnp.arange(1, max_peaks + 1, dtype=jnp.int32),
                              per_row.shape[:-1] + (max_peaks,))

@@ -12,9 +12,9 @@ from typing import Sequence
 import jax
 import jax.numpy as jnp
 
-from jaxpose.device.paf import ScoreThresholds, score_connections, score_connections_with
+from jaxpose.device.paf import ScoreThresholds, score_connections
 from jaxpose.device.peaks import find_peaks
-from jaxpose.device.resize import integer_factors, pair_sampler, upsample_merge
+from jaxpose.device.resize import upsample_merge
 from jaxpose.specs import ModelSpec
 
 
@@ -58,35 +58,13 @@ def postprocess(
     return jax.tree.map(lambda a: a[:, 0], per_frame)
 
 
-def _upsample_parts(parts: jnp.ndarray, heat_hw, ratios, semantics) -> jnp.ndarray:
-    """(N, h, w, P) -> (N, P, Ht, Wt), one channel per loop step.
-
-    The loop materialises the maps: XLA:CPU would otherwise fuse the upsampling into the peak
-    test and recompute it for every neighbour read (measured ~2x slower in total).
-    """
-    per_channel = jnp.moveaxis(parts, 3, 0)[..., None]  # (P, N, h, w, 1)
-    maps = jax.lax.map(lambda c: upsample_merge([c], heat_hw, ratios, semantics)[:, 0],
-                       per_channel)  # (P, N, Ht, Wt)
-    return jnp.moveaxis(maps, 0, 1)
-
-
 def _postprocess_frames(outputs, *, ratios, nms_offset, thresholds, spec, heat_hw, semantics,
                         max_peaks, return_heatmaps) -> dict[str, jnp.ndarray]:
-    direct = (len(outputs) == 1 and not return_heatmaps
-              and integer_factors(outputs[0].shape[1:3], heat_hw) is not None)
-    if direct:  # full resolution for the part channels only; PAFs read at the limb samples
-        merged = _upsample_parts(outputs[0][..., :spec.num_parts], heat_hw, ratios, semantics)
-    else:
-        merged = upsample_merge(outputs, heat_hw, ratios, semantics)  # (N, C, Ht, Wt)
+    merged = upsample_merge(outputs, heat_hw, ratios, semantics)  # (N, C, Ht, Wt)
     found = find_peaks(merged[:, :spec.num_parts], thresholds.nms_threshold, nms_offset,
                        max_peaks, semantics)
-    if direct:
-        sample = pair_sampler(outputs[0], heat_hw, paf_channels(spec), semantics)
-        scores = score_connections_with(sample, heat_hw, found.peaks, found.counts, spec.pairs,
-                                        thresholds, semantics)
-    else:
-        scores = score_connections(merged, found.peaks, found.counts, spec.pairs,
-                                   paf_channels(spec), thresholds, semantics)
+    scores = score_connections(merged, found.peaks, found.counts, spec.pairs, paf_channels(spec),
+                               thresholds, semantics)
     result = {"peaks": found.peaks, "counts": found.counts, "totals": found.totals,
               "scores": scores}
     if return_heatmaps:

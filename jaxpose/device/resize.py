@@ -90,13 +90,19 @@ def _band_weights(taps: np.ndarray, weights: np.ndarray, n_in: int, factor: int)
 def _upsample_axis(x: jnp.ndarray, band: np.ndarray, axis: int) -> jnp.ndarray:
     """Integer-factor upsampling of `x` along `axis` (-1 or -2) with static band weights.
 
-    Five shifted slices and multiply-adds per output: no gathers, no dense matrices.
+    Five shifted slices and multiply-adds per output: no gathers, no dense matrices, and no
+    transposes (along the rows the phases are laid out as (n_in, factor, W) and merged by a reshape).
     """
     n_in, factor, _ = band.shape
-    x = jnp.moveaxis(x, axis, -1)  # (..., n_in)
-    xp = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(2, 2)])
-    out = sum(xp[..., d:d + n_in, None] * band[:, :, d] for d in range(BAND))  # (..., n_in, f)
-    return jnp.moveaxis(out.reshape(x.shape[:-1] + (n_in * factor,)), -1, axis)
+    if axis == -1:
+        xp = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(2, 2)])
+        out = sum(xp[..., d:d + n_in, None] * band[:, :, d] for d in range(BAND))  # (..., n_in, f)
+        return out.reshape(x.shape[:-1] + (n_in * factor,))
+    if axis == -2:
+        xp = jnp.pad(x, [(0, 0)] * (x.ndim - 2) + [(2, 2), (0, 0)])
+        out = sum(xp[..., d:d + n_in, None, :] * band[:, :, d, None] for d in range(BAND))
+        return out.reshape(x.shape[:-2] + (n_in * factor, x.shape[-1]))  # (..., n_in * f, W)
+    raise ValueError(f"axis must be -1 or -2, got {axis}")
 
 
 def upsample_merge(
@@ -139,63 +145,3 @@ def upsample_merge(
         merged = up if merged is None else merged + up
     return merged if len(outputs) == 1 else merged / jnp.float32(len(outputs))
 
-
-def integer_factors(in_hw: tuple[int, int], target_hw: tuple[int, int]) -> tuple[int, int] | None:
-    """(fy, fx) when the target is an exact multiple >= 2 of the map on both axes (the banded path)."""
-    (h, w), (ht, wt) = in_hw, target_hw
-    if ht % h == 0 and wt % w == 0 and ht // h >= 2 and wt // w >= 2:
-        return ht // h, wt // w
-    return None
-
-
-def _scale0_band(n_out: int, n_in: int, semantics: str) -> np.ndarray:
-    """Host: (n_in, factor, BAND) band weights of scale 0 along one axis (as `upsample_merge`)."""
-    if semantics == "cpu":
-        taps, w = opencv_taps(n_out, n_in)
-    else:
-        taps, w = cuda_taps(n_out, n_in, np.float32(n_out) / np.float32(n_in), xp=np)
-    return _band_weights(taps, w, n_in, n_out // n_in)
-
-
-def pair_sampler(
-    maps: jnp.ndarray,
-    target_hw: tuple[int, int],
-    channels: tuple[tuple[int, int], ...],
-    semantics: str = "cuda",
-):
-    """Read channel pairs of the upsampled single-scale map at given pixels, without building it.
-
-    maps: (N, h, w, C) net output of one scale whose (Ht, Wt) target is an integer multiple
-    (`integer_factors`). channels: K (x, y) channel pairs. Returns `sample(sy, sx)`: int32 target
-    pixels (N, K, ...) -> the two upsampled values there, each (N, K, ...) float32, equal to
-    `upsample_merge([maps], target_hw, ...)[:, channels[k]]` at (sy, sx): the x pass is run as in
-    `upsample_merge` (on these 2K channels only, h rows), the y pass only at the sampled pixels
-    (five band rows per pixel, same weights and summation order).
-    """
-    ht, wt = target_hw
-    h, w = maps.shape[1:3]
-    if semantics not in ("cuda", "cpu"):
-        raise ValueError(f"unknown semantics {semantics!r}")
-    if integer_factors((h, w), target_hw) is None:
-        raise ValueError(f"pair_sampler needs an integer upsampling factor, got {(h, w)} -> {target_hw}")
-    idx = np.array(channels, np.int32)  # (K, 2)
-    planes = jnp.moveaxis(maps.astype(jnp.float32)[..., idx], (3, 4), (1, 2))  # (N, K, 2, h, w)
-    across = _upsample_axis(planes, _scale0_band(wt, w, semantics), -1)  # (N, K, 2, h, Wt)
-    grid = jnp.pad(jnp.moveaxis(across, 2, -1).swapaxes(2, 3),  # (N, K, Wt, h + 4, 2)
-                   [(0, 0), (0, 0), (0, 0), (2, 2), (0, 0)])
-    band_y = _scale0_band(ht, h, semantics)
-    factor = band_y.shape[1]
-    row_weights = jnp.asarray(band_y.reshape(ht, BAND))  # target row -> weights of rows k-2..k+2
-
-    def column(g: jnp.ndarray, xs: jnp.ndarray, ks: jnp.ndarray) -> jnp.ndarray:
-        return jax.vmap(lambda x, k: jax.lax.dynamic_slice(g, (x, k, 0), (1, BAND, 2))[0])(xs, ks)
-
-    def sample(sy: jnp.ndarray, sx: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
-        n, k = sy.shape[:2]
-        rows = jax.vmap(jax.vmap(column))(
-            grid, sx.reshape(n, k, -1), (sy // factor).reshape(n, k, -1))  # (N, K, Q, BAND, 2)
-        weights = jnp.take(row_weights, sy.reshape(n, k, -1), axis=0)  # (N, K, Q, BAND)
-        value = sum(rows[..., d, :] * weights[..., d, None] for d in range(BAND))
-        return value[..., 0].reshape(sy.shape), value[..., 1].reshape(sy.shape)
-
-    return sample
