@@ -38,10 +38,23 @@ class Model:
 
     def with_dtype(self, dtype: jnp.dtype) -> "Model":
         """The same weights, computing in `dtype` (e.g. `jnp.bfloat16`)."""
-        from jaxpose.nets import build_net
+        return dataclasses.replace(self, net=self.net.clone(dtype=dtype))
 
-        return dataclasses.replace(self, net=build_net(self.name, dtype=dtype))
+    def with_conv3x3_impl(self, impl: str) -> "Model":
+        """The same weights, with 3x3 convolutions computed by `impl` (OpenPose's Caffe nets only).
 
+        `"winograd"` (F(4x4, 3x3), `jaxpose.nets.winograd`) runs faster than XLA's direct
+        convolution on CPU but compiles 10-30x slower and needs more memory; see
+        benchmarks/RESULTS.md. `"xla"` is the default.
+        """
+        from jaxpose.errors import InputError
+        from jaxpose.nets.layers import CONV3X3_IMPLS
+
+        if not hasattr(self.net, "conv3x3_impl"):
+            raise InputError(f"{self.name} has no 3x3 convolution choice (only OpenPose's Caffe networks do).")
+        if impl not in CONV3X3_IMPLS:
+            raise InputError(f"unknown 3x3 convolution implementation {impl!r}; choose one of {', '.join(CONV3X3_IMPLS)}.")
+        return dataclasses.replace(self, net=self.net.clone(conv3x3_impl=impl))
 
 def make_model(name: str, params: Any, dtype: jnp.dtype = jnp.float32) -> Model:
     """Wrap converted `params` of model `name` into a `Model`."""

@@ -170,3 +170,16 @@ def test_one_compile_per_shape(weights):
     x = jnp.asarray(normalized_input(1, 24, 16))
     forward(model.params, x)
     forward(model.params, x + 0.1)
+
+
+def test_model_with_winograd_matches_opencv(weights):
+    """The user-facing switch `Model.with_conv3x3_impl("winograd")` keeps the weights and the output."""
+    prototxt, caffemodel = str(PROTOTXTS["FACE"]), weights("FACE")
+    model = from_caffe(prototxt, caffemodel).with_conv3x3_impl("winograd")
+    assert model.net.conv3x3_impl == "winograd"
+    x = normalized_input(1, 40, 48, seed=3)
+    ours = np.asarray(jax.jit(model.net.apply)({"params": model.params}, jnp.asarray(x)))
+    assert_close_to_reference(ours, opencv_forward(prototxt, caffemodel, x))
+    assert model.with_dtype(jnp.bfloat16).net.conv3x3_impl == "winograd"
+    with pytest.raises(Exception, match="unknown 3x3 convolution implementation"):
+        model.with_conv3x3_impl("fft")
