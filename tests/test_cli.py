@@ -132,6 +132,7 @@ def test_gflags_value_spellings_and_positionals():
         (["x", "--write_json"], "--write_json needs a value"),
         ([], "no input"),
         (["x", "--net_resolution", "368"], "WIDTHxHEIGHT"),
+        (["x", "--net_resolution", "100x368"], "not a multiple of 16"),
         (["x", "--frame_rotate", "45"], "--frame_rotate"),
         (["x", "--write_heatmaps", "h"], "--heatmaps_add_parts"),
         (["x", "--model_pose", "BODY_99"], "--model_pose"),

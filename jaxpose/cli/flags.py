@@ -251,6 +251,10 @@ def parse_resolution(name: str, text: str) -> tuple[int, int]:
     for size in (width, height):
         if size != -1 and size <= 0:
             raise UsageError(f"--{name}: sizes must be positive or -1 (got {text!r}).")
+        if size > 0 and size % 16:
+            raise UsageError(
+                f"--{name}: {size} is not a multiple of 16 (OpenPose's rule; got {text!r}); use e.g. {size // 16 * 16 or 16}."
+            )
     if width == -1 and height == -1:
         raise UsageError(f"--{name}: at most one of width and height may be -1 (got {text!r}).")
     return width, height
