@@ -70,9 +70,10 @@ def test_sample_taps_matches_the_formula_at_chosen_pixels():
 def _compare_peaks(maps, thr=0.05, offset=0.25, max_peaks=16):
     """find_peaks_rows on (H, N, P, W) == find_peaks on (N, P, H, W), exactly."""
     maps = np.asarray(maps, np.float32)
-    want = find_peaks(jnp.asarray(maps), jnp.float32(thr), jnp.float32(offset), max_peaks, "cuda")
-    got = find_peaks_rows(jnp.asarray(maps.transpose(2, 0, 1, 3)), jnp.float32(thr),
-                          jnp.float32(offset), max_peaks)
+    want = jax.jit(find_peaks, static_argnums=(3, 4))(
+        jnp.asarray(maps), jnp.float32(thr), jnp.float32(offset), max_peaks, "cuda")
+    got = jax.jit(find_peaks_rows, static_argnums=3)(
+        jnp.asarray(maps.transpose(2, 0, 1, 3)), jnp.float32(thr), jnp.float32(offset), max_peaks)
     for name, a, b in zip(("peaks", "counts", "totals"), want, got):
         np.testing.assert_array_equal(np.asarray(b), np.asarray(a), err_msg=name)
     return want
@@ -104,41 +105,58 @@ def test_rows_peaks_equal_find_peaks_on_hand_built_cases():
 # ------------------------------------------------------------------ limb scoring
 
 
-def _random_limb_problem(seed, n=2, parts=4, m=8):
+PAIRS = ((0, 1), (1, 2), (2, 3))
+CHANNELS = jnp.asarray(np.array(((0, 3), (1, 4), (2, 5)), np.int32).T)  # (2, K): x, y channels
+
+
+def _random_limb_problem(seed, n=2, parts=4, m=8, h=40, w=60):
+    """Random PAFs and peaks; up to 2, 4 or 8 candidates per part as seed % 3 = 0, 1, 2."""
     rng = np.random.default_rng(seed)
-    h, w = 40, 60
-    pafs = (0.5 + 0.6 * rng.standard_normal((n, 2 * 3, h, w))).astype(np.float32)
+    pafs = (0.5 + 0.6 * rng.standard_normal((n, 6, h, w))).astype(np.float32)
     peaks = np.zeros((n, parts, m, 3), np.float32)
     peaks[..., 0] = rng.uniform(0, w - 1, (n, parts, m))
     peaks[..., 1] = rng.uniform(0, h - 1, (n, parts, m))
     peaks[..., 2] = 0.5
-    counts = rng.integers(0, m + 1, (n, parts)).astype(np.int32)
-    pairs = ((0, 1), (1, 2), (2, 3))
-    channels = ((0, 3), (1, 4), (2, 5))
-    flat = jnp.asarray(pafs.reshape(-1))
-    table = jnp.asarray(np.array(channels, np.int32).T)
+    counts = rng.integers(0, (3, 5, m + 1)[seed % 3], (n, parts)).astype(np.int32)
+    return pafs, peaks, counts
+
+
+@jax.jit
+def _every_pair(pafs, peaks, counts):
+    return _scores(pafs, peaks, counts, ())
+
+
+@jax.jit
+def _packed(pafs, peaks, counts):
+    # 12 slots hold few frames' candidates, 40 most; the rest fall back to every pair
+    return _scores(pafs, peaks, counts, (12, 40))
+
+
+def _scores(pafs, peaks, counts, capacities):
+    n, _, h, w = pafs.shape
+    flat = pafs.reshape(-1)
 
     def sample(axis, frame, limb, sy, sx):
-        return flat[((frame * 6 + table[axis][limb]) * h + sy) * w + sx]
+        return flat[((frame * 6 + CHANNELS[axis][limb]) * h + sy) * w + sx]
 
-    return sample, (h, w), jnp.asarray(peaks), jnp.asarray(counts), pairs
+    return score_with_sampler(sample, (h, w), peaks, counts, PAIRS, _thresholds(above=0.5),
+                              capacities=capacities)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_packed_pairs_give_the_table_of_all_pairs(seed):
-    sample, hw, peaks, counts, pairs = _random_limb_problem(seed)
-    thr = _thresholds(above=0.5)
-    every = np.asarray(score_with_sampler(sample, hw, peaks, counts, pairs, thr))
-    candidates = int(max((np.asarray(counts)[f, [a for a, _ in pairs]]
-                          * np.asarray(counts)[f, [b for _, b in pairs]]).sum() for f in range(2)))
-    assert (every > 1e-6).any()
-    # capacities below, at and above the number of candidate pairs: the same table every time
-    # (the same connections; scores up to the float rounding of a differently fused sum)
-    for capacities in [(candidates,), (max(1, candidates - 1),), (8, 64), (1,)]:
-        got = np.asarray(score_with_sampler(sample, hw, peaks, counts, pairs, thr,
-                                            capacities=capacities))
+def test_packed_pairs_give_the_table_of_all_pairs():
+    """Frames with few, some and many candidate pairs: every branch gives the same table (the
+    same connections; scores up to the rounding of a differently fused sum)."""
+    branches = set()
+    for seed in range(6):
+        pafs, peaks, counts = _random_limb_problem(seed)
+        every = np.asarray(_every_pair(pafs, peaks, counts))
+        got = np.asarray(_packed(pafs, peaks, counts))
+        assert (every > 1e-6).any()
         np.testing.assert_array_equal(got > 1e-6, every > 1e-6)
         np.testing.assert_allclose(got, every, rtol=1e-6, atol=1e-7)
+        most = max(int((counts[f, :3] * counts[f, 1:]).sum()) for f in range(2))
+        branches.add(sum(most > c for c in (12, 40)))
+    assert branches == {0, 1, 2}, branches
 
 
 def test_pair_capacities_are_static_and_below_all_pairs():
@@ -166,6 +184,7 @@ def _assert_same(fast, general):
     np.testing.assert_allclose(fast["scores"], general["scores"], atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 def test_fast_route_equals_general_route_on_planted_people():
     spec = get_spec("COCO")
     people = [standing(spec, 5.0, 12.0), standing(spec, 16.0, 12.5), standing(spec, 27.0, 11.0)]
@@ -177,6 +196,7 @@ def test_fast_route_equals_general_route_on_planted_people():
     _assert_same(fast, general)
 
 
+@pytest.mark.slow
 def test_fast_route_equals_general_route_on_random_outputs_of_a_batch():
     spec = get_spec("BODY_25")
     rng = np.random.default_rng(4)
@@ -194,3 +214,33 @@ def test_the_fast_route_only_takes_what_it_can_do():
     assert fast_route_taps(one, (96, 160), "cuda", True) is None  # heat-maps wanted
     assert fast_route_taps(one * 2, (96, 160), "cuda", False) is None  # multi-scale
     assert fast_route_taps(one, (90, 160), "cuda", False) is None  # fractional factor
+
+
+@pytest.mark.slow
+def test_fast_route_equals_general_route_on_the_default_model_and_photos():
+    """Real heat-maps (the default model on two photos and a video frame): the same peaks and
+    connections from both routes, and the same people from `make_pose_fn`."""
+    import jaxpose
+    from conftest import MEDIA_DIR, need_shared
+
+    try:
+        model = jaxpose.load_model("mobilenet_thin")
+    except jaxpose.JaxposeError as exc:
+        pytest.skip(f"default model unavailable: {exc}")
+    images = [cv2.imread(str(need_shared(MEDIA_DIR / name)))[..., ::-1].copy()
+              for name in ("COCO_val2014_000000000192.jpg", "COCO_val2014_000000000395.jpg")]
+    capture = cv2.VideoCapture(str(need_shared(MEDIA_DIR / "video.avi")))
+    images.append(capture.read()[1][..., ::-1].copy())
+    capture.release()
+    for image in images:
+        h, w = image.shape[:2]
+        pose_fn = jaxpose.make_pose_fn(model, net_resolution_dynamic=-1)
+        plan, (geoms, ratios, offset) = pose_fn._plan_with_device_arrays((w, h))
+        from jaxpose.device.preprocess import normalize, warp_image
+
+        x = normalize(warp_image(jnp.asarray(image[None]), geoms[0]), model.spec.normalization)
+        out = jax.jit(model.net.apply)({"params": model.params}, x)
+        fast, general = _both_routes([out], plan.heat_hw, model.spec, max_peaks=127,
+                                     thr=pose_fn._score_thresholds)
+        assert general["totals"].sum() > 20
+        _assert_same(fast, general)
