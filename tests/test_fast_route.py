@@ -161,7 +161,7 @@ def test_packed_pairs_give_the_table_of_all_pairs():
 
 def test_pair_capacities_are_static_and_below_all_pairs():
     caps = pair_capacities(19, 16)
-    assert caps == (304, 1216) and all(c < 19 * 16 * 16 for c in caps)
+    assert caps == (304, 1216, 2432) and all(c < 19 * 16 * 16 for c in caps)
 
 
 # ------------------------------------------------------------------ the whole route

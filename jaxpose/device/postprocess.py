@@ -27,12 +27,12 @@ from jaxpose.specs import ModelSpec
 
 
 def pair_capacities(num_pairs: int, max_peaks: int) -> tuple[int, ...]:
-    """Packed candidate-pair slot counts tried before scoring all K x M x M pairs: 1/16 and 1/4.
+    """Packed candidate-pair slot counts tried before scoring all K x M x M pairs: 1/16, 1/4, 1/2.
 
-    A crowded frame of M = 16 (19 limbs, 4864 pairs) holds ~300 candidate pairs for 4 people,
-    ~2000 for 13; capacities are static, so each one is a compiled branch."""
+    With M = 16 and 19 limbs (4864 pairs) a photo of 4 people holds ~300 candidate pairs, a
+    street video of 13 ~800-2700; each capacity is one compiled branch (~1 s of compile time)."""
     total = num_pairs * max_peaks * max_peaks
-    return tuple(sorted({c for c in (total // 16, total // 4) if c >= 8}))
+    return tuple(sorted({c for c in (total // 16, total // 4, total // 2) if c >= 8}))
 
 
 def paf_channels(spec: ModelSpec) -> tuple[tuple[int, int], ...]:

@@ -209,14 +209,14 @@ def sample_taps(maps: jnp.ndarray, taps: StaticTaps, frame: jnp.ndarray, channel
     """
     n, h, w, c = maps.shape
     flat = jnp.moveaxis(maps.astype(jnp.float32), 3, 1).reshape(-1)  # (N, C, h, w)
-    ty, wy = jnp.asarray(taps.y_taps)[y], jnp.asarray(taps.y_weights)[y]
+    ty, wy = jnp.asarray(taps.y_taps)[y], jnp.asarray(taps.y_weights)[y]  # (..., 4)
     tx, wx = jnp.asarray(taps.x_taps)[x], jnp.asarray(taps.x_weights)[x]
-    base = (frame * c + channel) * h
+    rows = ((frame * c + channel) * h)[..., None] + ty  # (..., 4)
+    patch = flat[rows[..., :, None] * w + tx[..., None, :]]  # (..., 4, 4): [y tap, x tap]
     out = None
-    for i in range(4):
-        row = None
-        for j in range(4):
-            v = flat[(base + ty[..., i]) * w + tx[..., j]] * wx[..., j]
-            row = v if row is None else row + v
+    for i in range(4):  # unrolled multiply-adds: one elementwise fusion, no small reductions
+        row = patch[..., i, 0] * wx[..., 0]
+        for j in range(1, 4):
+            row = row + patch[..., i, j] * wx[..., j]
         out = row * wy[..., i] if out is None else out + row * wy[..., i]
     return out
