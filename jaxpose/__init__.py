@@ -26,6 +26,7 @@ _EXPORTS = {
     "OpenPose": "jaxpose.compat",
     "specs": "jaxpose.specs",
     "JaxposeError": "jaxpose.errors",
+    "select_devices": "jaxpose.sharding",
 }
 
 __all__ = sorted(_EXPORTS)

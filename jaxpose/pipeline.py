@@ -34,6 +34,7 @@ from jaxpose.device.preprocess import (
 )
 from jaxpose.errors import InputError
 from jaxpose.poses import Poses
+from jaxpose.sharding import replicate, resolve_devices, shard_frames
 from jaxpose.specs import ModelSpec, Thresholds
 
 SEMANTICS = ("cuda", "cpu")
@@ -42,6 +43,7 @@ FIRST_PEAK_BUFFER = 16  # peaks per part tried first; grows to max_peaks when a 
 # (limb scoring costs grow with its square: 16 instead of 32 saves ~6 ms a frame on CPU)
 MAX_IMAGE_SIDE = 16384
 THRESHOLD_NAMES = tuple(f.name for f in dataclasses.fields(Thresholds))
+COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
 # ------------------------------------------------------------------ configuration
@@ -116,6 +118,38 @@ def _parse_net_resolution(net_resolution) -> tuple[int, int]:
         raise InputError(f"net_resolution {net_resolution!r}: expected (width, height), e.g. (-1, 368).") from None
 
 
+def compute_dtype(dtype: Any) -> Any:
+    """"float32" / "bfloat16" (or the jnp dtypes) -> the network's compute dtype."""
+    for name, value in COMPUTE_DTYPES.items():
+        if dtype == name or dtype is value or (not isinstance(dtype, str) and jnp.dtype(dtype) == value):
+            return value
+    raise InputError(f"dtype={dtype!r}: choose 'float32' (default, OpenPose's precision) or "
+                     "'bfloat16' (networks in bf16 on accelerators; post-processing stays float32).")
+
+
+def with_compute_dtype(model: Any, dtype: Any) -> Any:
+    """`model` whose network's convolutions and matrix products take `dtype` operands with float32
+    accumulation (`jaxpose.nets.layers.operands`; activations, net output and everything after it
+    stay float32); the same object for float32."""
+    dtype = compute_dtype(dtype)
+    if dtype is jnp.float32:
+        return model
+    if not hasattr(model.net, "operand_dtype"):
+        raise InputError(f"the {model.spec.name} network has no bfloat16 option.")
+    if getattr(model.net, "conv3x3_impl", "xla") != "xla":
+        raise InputError("dtype='bfloat16' needs the 'xla' 3x3 convolutions (Winograd is a CPU "
+                         "float32 option); use model.with_conv3x3_impl('xla').")
+    net = model.net.clone(operand_dtype=dtype)
+    if dataclasses.is_dataclass(model):
+        return dataclasses.replace(model, net=net)
+    return type(model)(**{**vars(model), "net": net})
+
+
+def _donation() -> dict:
+    """Donate the frame buffer on accelerators (XLA reuses it); XLA:CPU ignores donation."""
+    return {} if jax.default_backend() == "cpu" else {"donate_argnums": (1,)}
+
+
 # ------------------------------------------------------------------ device
 
 
@@ -154,6 +188,7 @@ def make_device_fn(
     net_resolution_dynamic: float = 1.0,
     max_peaks: int = MAX_PEAKS,
     return_heatmaps: bool = False,
+    dtype: Any = "float32",
     **overrides: float,
 ) -> Callable[[Any, jnp.ndarray], dict[str, jnp.ndarray]]:
     """The pure device part: `fn(params, images (N, H, W, 3) uint8 RGB) -> dict` of fixed shapes.
@@ -161,14 +196,15 @@ def make_device_fn(
     Returns peaks (N, P, M, 3) (heatmap pixels, nmsOffset included), counts (N, P), totals (N, P)
     (peaks found before the cap M), scores (N, K, M, M) limb scores (-1 / 0 = no connection) and,
     with `return_heatmaps`, heatmaps (N, C, Ht, Wt). Jit, vmap or shard it like any JAX function;
-    the geometry is derived from the static image shape.
+    the geometry is derived from the static image shape. dtype: the network's compute dtype
+    ("float32" or "bfloat16").
     """
     spec: ModelSpec = model.spec
     config = _check_options(spec, net_resolution, scale_number, scale_gap, semantics,
                             max_peaks, overrides)
     net_res = config["net_resolution"]
     thresholds = resolve_thresholds(spec, maximize_positives, overrides)
-    net = model.net
+    net = with_compute_dtype(model, dtype).net
 
     def device_fn(params: Any, images: jnp.ndarray) -> dict[str, jnp.ndarray]:
         if images.ndim != 4 or images.shape[-1] != 3:
@@ -215,8 +251,25 @@ def _jitted_device_core(core: Callable, net: Any, spec: ModelSpec, heat_hw: tupl
     if key not in _DEVICE_CACHE or _DEVICE_CACHE[key][0] is not net:
         _DEVICE_CACHE[key] = (net, jax.jit(functools.partial(
             core, net=net, spec=spec, heat_hw=heat_hw, semantics=semantics, max_peaks=max_peaks,
-            return_heatmaps=return_heatmaps)))
+            return_heatmaps=return_heatmaps), **_donation()))
     return _DEVICE_CACHE[key][1]
+
+
+_SHARDED_CACHE: dict[tuple, tuple[Any, Callable]] = {}
+
+
+def _jitted_sharded_core(core: Callable, net: Any, spec: ModelSpec, heat_hw: tuple[int, int],
+                         semantics: str, max_peaks: int, return_heatmaps: bool,
+                         devices: tuple) -> Callable:
+    """`_jitted_device_core` with the frames split over `devices` (`jaxpose.sharding`)."""
+    key = (core, id(net), spec, heat_hw, semantics, max_peaks, return_heatmaps, devices)
+    if key not in _SHARDED_CACHE or _SHARDED_CACHE[key][0] is not net:
+        if len(_SHARDED_CACHE) > 64:
+            _SHARDED_CACHE.clear()
+        _SHARDED_CACHE[key] = (net, shard_frames(functools.partial(
+            core, net=net, spec=spec, heat_hw=heat_hw, semantics=semantics, max_peaks=max_peaks,
+            return_heatmaps=return_heatmaps), devices, num_args=6, **_donation()))
+    return _SHARDED_CACHE[key][1]
 
 
 @functools.lru_cache(maxsize=64)
@@ -262,8 +315,9 @@ def _bucket(n: int) -> int:
     return -(-n // BUCKET) * BUCKET
 
 
-def _batch_bucket(n: int) -> int:
-    return 1 << max(0, (n - 1).bit_length())
+def _batch_bucket(n: int, multiple: int = 1) -> int:
+    """Frames per call: the next power of two, then up to a multiple of the device count."""
+    return -(-(1 << max(0, (n - 1).bit_length())) // multiple) * multiple
 
 
 class PoseFn:
@@ -271,8 +325,11 @@ class PoseFn:
 
     def __init__(self, model: Any, *, net_resolution, scale_number, scale_gap, semantics,
                  number_people_max, maximize_positives, net_resolution_dynamic, return_heatmaps,
-                 max_peaks, thresholds: Thresholds, wholebody: Callable | None):
+                 max_peaks, thresholds: Thresholds, wholebody: Callable | None,
+                 devices: tuple | None = None):
         self.model = model
+        self.devices = devices
+        self._replicated: tuple[Any, Any] | None = None
         self.spec: ModelSpec = model.spec
         self.net_resolution = net_resolution
         self.scale_number = scale_number
@@ -308,19 +365,31 @@ class PoseFn:
         return self._plans[image_wh]
 
     def _compiled(self, plan: Plan, buffer: int) -> Callable:
+        if self.devices is not None:
+            return _jitted_sharded_core(_device_core, self.model.net, self.spec, plan.heat_hw,
+                                        self.semantics, buffer, self.return_heatmaps, self.devices)
         return _jitted_device_core(_device_core, self.model.net, self.spec, plan.heat_hw,
                                    self.semantics, buffer, self.return_heatmaps)
+
+    def _placed(self, params: Any) -> Any:
+        """The body parameters, replicated on every device of the mesh (kept while unchanged)."""
+        if self.devices is None:
+            return params
+        if self._replicated is None or self._replicated[0] is not params:
+            self._replicated = (params, replicate(params, self.devices))
+        return self._replicated[1]
 
     def _run_device(self, params: Any, frames: np.ndarray, image_wh: tuple[int, int]):
         """frames (T, H, W, 3) uint8 -> host dict of arrays for the T frames, plus the plan."""
         plan, args = self._plan_with_device_arrays(image_wh)
         t, h, w = frames.shape[:3]
-        tb, hb, wb = _batch_bucket(t), _bucket(h), _bucket(w)
+        tb, hb, wb = _batch_bucket(t, len(self.devices or (0,))), _bucket(h), _bucket(w)
         if (tb, hb, wb) != (t, h, w):
             padded = np.zeros((tb, hb, wb, 3), np.uint8)
             padded[:t, :h, :w] = frames
             frames = padded
         buffer = min(FIRST_PEAK_BUFFER, self.max_peaks)
+        params = self._placed(params)
         while True:
             out = self._compiled(plan, buffer)(params, frames, *args, self._score_thresholds)
             out = jax.device_get(out)
@@ -418,6 +487,8 @@ def make_pose_fn(
     hand_scale_range: float = 0.4,
     face_detector: str = "body",
     max_peaks: int = MAX_PEAKS,
+    dtype: Any = "float32",
+    devices: Any = None,
     **overrides: float,
 ) -> PoseFn:
     """A function `pose_fn(params, image) -> Poses` for body `model`, as OpenPose's flags.
@@ -428,9 +499,18 @@ def make_pose_fn(
     overrides: nms_threshold, inter_threshold, inter_min_above_threshold, min_subset_cnt,
     min_subset_score (defaults per model and `maximize_positives`, openpose-core §2.5).
     max_peaks: peaks kept per part (OpenPose: 127).
+    dtype: the networks' compute dtype, "float32" (default) or "bfloat16" (accelerators; the
+    post-processing stays float32; keypoints within 1 px of float32 on the test photos).
+    devices: None (JAX's default device), "all" or a list of local devices
+    (`jaxpose.select_devices(num_gpu, num_gpu_start)`): `pose_fn.batch` splits its frames over
+    them (`jaxpose.sharding`), with results equal to one device's.
     With `hand` / `face` models, params becomes {"body": ..., "hand": ..., "face": ...}.
     """
     spec: ModelSpec = model.spec
+    model = with_compute_dtype(model, dtype)
+    hand = None if hand is None else with_compute_dtype(hand, dtype)
+    face = None if face is None else with_compute_dtype(face, dtype)
+    devices = resolve_devices(devices)
     config = _check_options(spec, net_resolution, scale_number, scale_gap, semantics,
                             max_peaks, overrides)
     if isinstance(number_people_max, bool) or not isinstance(number_people_max, (int, np.integer)):
@@ -448,4 +528,5 @@ def make_pose_fn(
                   scale_gap=scale_gap, semantics=semantics, number_people_max=number_people_max,
                   maximize_positives=maximize_positives,
                   net_resolution_dynamic=net_resolution_dynamic, return_heatmaps=return_heatmaps,
-                  max_peaks=max_peaks, thresholds=thresholds, wholebody=wholebody)
+                  max_peaks=max_peaks, thresholds=thresholds, wholebody=wholebody,
+                  devices=devices)
