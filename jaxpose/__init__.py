@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Model": "jaxpose.model",
     "save_model": "jaxpose.model",
-    "load_model": "jaxpose.model",
+    "load_model": "jaxpose.hub",
     "from_caffe": "jaxpose.convert.caffe",
     "from_tf_graph": "jaxpose.convert.tf_graph",
     "make_pose_fn": "jaxpose.pipeline",

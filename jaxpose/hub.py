@@ -226,13 +226,13 @@ def fetch_default_model(
     force:  fetch and convert again even if the cache is filled.
     """
     from jaxpose.convert.tf_graph import from_tf_graph
-    from jaxpose.model import load_model, save_model
+    from jaxpose.model import load_model_file, save_model
 
     entry = _named(name)
     path = cache_dir() / entry.cache_name
     if path.is_file() and not force and source is None:
         try:
-            load_model(path)
+            load_model_file(path)
             return path
         except ModelFileError:
             _log(f"{path} is unreadable; converting again")
@@ -242,13 +242,30 @@ def fetch_default_model(
 
 def load_named(name: str, dtype: jnp.dtype = jnp.float32):
     """The built-in model `name` (e.g. "mobilenet_thin") as a `Model`, from the cache."""
-    from jaxpose.model import load_model
+    from jaxpose.model import load_model_file
 
     entry = _named(name)
     path = cache_dir() / entry.cache_name
     if path.is_file():
         try:
-            return load_model(path, dtype=dtype)
+            return load_model_file(path, dtype=dtype)
         except ModelFileError:
             _log(f"{path} is unreadable; converting again")
-    return load_model(fetch_default_model(name=name), dtype=dtype)
+    return load_model_file(fetch_default_model(name=name), dtype=dtype)
+
+
+def load_model(path_or_name: str | os.PathLike, dtype: jnp.dtype = jnp.float32):
+    """A `Model` from a built-in name (e.g. `"mobilenet_thin"`, fetched and converted on first use,
+    then cached) or from a model file written by `jaxpose.save_model` / `jaxpose convert`."""
+    from jaxpose.model import load_model_file
+
+    if isinstance(path_or_name, str) and path_or_name.lower() in NAMED_MODELS:
+        return load_named(path_or_name.lower(), dtype=dtype)
+    path = Path(path_or_name)
+    if not path.is_file():
+        known = ", ".join(sorted(NAMED_MODELS))
+        raise ModelFileError(
+            f"{path}: no such model file. Pass a file written by `jaxpose convert` / "
+            f"`jaxpose.save_model`, or a built-in model name ({known})."
+        )
+    return load_model_file(path, dtype=dtype)
