@@ -266,6 +266,27 @@ def _batch_bucket(n: int) -> int:
     return 1 << max(0, (n - 1).bit_length())
 
 
+def _check_frames(frames: Any) -> np.ndarray:
+    """(T, H, W, 3) uint8 RGB frames of one size (T >= 1), else InputError."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[0] == 0:
+        raise InputError(f"frames of shape {frames.shape}: expected (T, H, W, 3) uint8 RGB, T >= 1.")
+    as_rgb_uint8(frames[0])
+    return frames
+
+
+@dataclasses.dataclass(frozen=True)
+class Pending:
+    """Device work started by `PoseFn.submit`, to finish with `PoseFn.collect`."""
+
+    out: dict  # device arrays, possibly still being computed
+    plan: Plan
+    frames: np.ndarray  # (T, H, W, 3) the frames themselves (hands/face crops, a re-run)
+    params: Any
+    buffer: int  # peak buffer the device work used
+    pad_to: int
+
+
 class PoseFn:
     """Callable returned by `make_pose_fn`; see the module docstring."""
 
@@ -311,23 +332,55 @@ class PoseFn:
         return _jitted_device_core(_device_core, self.model.net, self.spec, plan.heat_hw,
                                    self.semantics, buffer, self.return_heatmaps)
 
-    def _run_device(self, params: Any, frames: np.ndarray, image_wh: tuple[int, int]):
-        """frames (T, H, W, 3) uint8 -> host dict of arrays for the T frames, plus the plan."""
-        plan, args = self._plan_with_device_arrays(image_wh)
+    def _dispatch(self, params: Any, frames: np.ndarray, plan: Plan, args: tuple, buffer: int,
+                  pad_to: int) -> dict:
+        """Start the device work for frames (T, H, W, 3) uint8 (padded to buckets); returns the
+        device arrays without waiting (JAX dispatches asynchronously)."""
         t, h, w = frames.shape[:3]
-        tb, hb, wb = _batch_bucket(t), _bucket(h), _bucket(w)
+        tb, hb, wb = _batch_bucket(max(t, pad_to)), _bucket(h), _bucket(w)
         if (tb, hb, wb) != (t, h, w):
             padded = np.zeros((tb, hb, wb, 3), np.uint8)
             padded[:t, :h, :w] = frames
             frames = padded
+        return self._compiled(plan, buffer)(params, frames, *args, self._score_thresholds)
+
+    def submit(self, params: Any, frames: Any, pad_to: int = 1) -> "Pending":
+        """Start the device part for frames (T, H, W, 3) uint8 RGB of one size; returns at once.
+
+        `collect(pending)` waits for the device and assembles the people. Between the two, the
+        host is free (decode the next frames, write the previous ones): this is what the
+        streaming engine (`jaxpose.stream`) overlaps. `pad_to` pads the batch (to a power of two
+        at least this large) so that a short last batch reuses the full batch's compile.
+        """
+        frames = _check_frames(frames)
+        t, h, w = frames.shape[:3]
+        plan, args = self._plan_with_device_arrays((w, h))
+        body = self._body_params(params)
         buffer = min(FIRST_PEAK_BUFFER, self.max_peaks)
-        while True:
-            out = self._compiled(plan, buffer)(params, frames, *args, self._score_thresholds)
-            out = jax.device_get(out)
-            if buffer >= self.max_peaks or (out["totals"][:t] <= buffer).all():
-                break
-            buffer = self.max_peaks
-        return {k: v[:t] for k, v in out.items()}, plan
+        out = self._dispatch(body, frames, plan, args, buffer, pad_to)
+        return Pending(out=out, plan=plan, frames=frames, params=params, buffer=buffer, pad_to=pad_to)
+
+    def _device_results(self, pending: "Pending") -> dict:
+        """Host copies of `submit`'s device arrays for the real frames; redone once with the full
+        peak buffer when a part had more peaks than the first buffer holds."""
+        t = pending.frames.shape[0]
+        out = jax.device_get(pending.out)
+        if pending.buffer < self.max_peaks and (out["totals"][:t] > pending.buffer).any():
+            plan, args = self._plan_with_device_arrays(pending.plan.image_wh)
+            out = jax.device_get(self._dispatch(self._body_params(pending.params), pending.frames,
+                                                plan, args, self.max_peaks, pending.pad_to))
+        return {k: v[:t] for k, v in out.items()}
+
+    def _run_device(self, params: Any, frames: np.ndarray, image_wh: tuple[int, int]):
+        """frames (T, H, W, 3) uint8 -> host dict of device results for the T frames, and the plan."""
+        pending = self.submit(params, frames)
+        return self._device_results(pending), pending.plan
+
+    def collect(self, pending: "Pending") -> list[Poses]:
+        """Wait for `submit`'s device work; the people of each frame (host assembly, hands/face)."""
+        out = self._device_results(pending)
+        return [self._add_wholebody(pending.params, pending.frames[n], self._poses(out, n, pending.plan))
+                for n in range(pending.frames.shape[0])]
 
     # -- host assembly
 
@@ -359,23 +412,14 @@ class PoseFn:
     def __call__(self, params: Any, image: Any) -> Poses:
         """One (H, W, 3) uint8 RGB image -> Poses."""
         image = as_rgb_uint8(image)
-        h, w = image.shape[:2]
-        out, plan = self._run_device(self._body_params(params), image[None], (w, h))
-        return self._add_wholebody(params, image, self._poses(out, 0, plan))
+        return self.collect(self.submit(params, image[None]))[0]
 
     def batch(self, params: Any, frames: Any) -> list[Poses]:
         """(T, H, W, 3) uint8 RGB frames of one size -> list of T Poses; one device call."""
         frames = np.asarray(frames)
-        if frames.ndim != 4:
-            raise InputError(f"frames of shape {frames.shape}: expected (T, H, W, 3) uint8 RGB.")
-        if frames.shape[0] == 0:
+        if frames.ndim == 4 and frames.shape[0] == 0:
             return []
-        as_rgb_uint8(frames[0])
-        if frames.shape[-1] != 3:
-            raise InputError(f"frames of shape {frames.shape}: expected 3 channels (RGB).")
-        t, h, w = frames.shape[:3]
-        out, plan = self._run_device(self._body_params(params), frames, (w, h))
-        return [self._add_wholebody(params, frames[n], self._poses(out, n, plan)) for n in range(t)]
+        return self.collect(self.submit(params, frames))
 
     def from_net_output(self, net_outputs: Any, image_size: tuple[int, int]) -> Poses:
         """Post-process given network output(s) of one image of `image_size` (W, H) pixels.
