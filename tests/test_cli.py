@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import jaxpose.compat
+import jaxpose.options.build
 from conftest import MEDIA_DIR, need_shared
 from jaxpose.cli import flags, run
 from jaxpose.poses import Poses
@@ -50,8 +51,14 @@ class FakePoseFn:
         return fake_poses(image)
 
     def batch(self, params, frames):
-        self.batches.append(len(frames))
+        return self.collect(self.submit(params, frames))
+
+    def submit(self, params, frames, pad_to=1):
+        self.batches.append((len(frames), pad_to))
         self.images.extend(frames)
+        return list(frames)
+
+    def collect(self, frames):
         return [fake_poses(f) for f in frames]
 
 
@@ -59,7 +66,7 @@ class FakePoseFn:
 def fake(monkeypatch):
     pose_fn = FakePoseFn()
     pipeline = jaxpose.compat.Pipeline(pose_fn=pose_fn, params=None, model_pose="MOBILENET_THIN")
-    monkeypatch.setattr(jaxpose.compat, "build_pipeline", lambda options: pipeline)
+    monkeypatch.setattr(jaxpose.options.build, "build_pipeline", lambda options: pipeline)
     return pose_fn
 
 
@@ -201,7 +208,7 @@ def test_model_load_failure_is_one_line(monkeypatch, tmp_path):
     def broken(options):
         raise ModelFileError("weights.caffemodel: truncated file; download it again")
 
-    monkeypatch.setattr(jaxpose.compat, "build_pipeline", broken)
+    monkeypatch.setattr(jaxpose.options.build, "build_pipeline", broken)
     make_folder(tmp_path / "in", 1)
     code, _, err = jaxpose_cli(tmp_path / "in", "--quiet")
     assert code == 1 and err.startswith("jaxpose: error: weights.caffemodel: truncated") and "Traceback" not in err
@@ -262,8 +269,10 @@ def test_interrupted_coco_and_video_files_are_complete(fake, tmp_path, monkeypat
 def test_batch_pads_to_one_shape_and_matches_single_frames(fake, tmp_path):
     make_folder(tmp_path / "in", 4)
     assert jaxpose_cli(tmp_path / "in", "--write_json", tmp_path / "one")[0] == 0
+    assert fake.batches == [(1, 1)] * 4
+    fake.batches.clear()
     assert jaxpose_cli(tmp_path / "in", "--write_json", tmp_path / "three", "--batch", "3")[0] == 0
-    assert fake.batches == [3, 3]
+    assert fake.batches == [(3, 3), (1, 3)]  # the short last batch is padded to the same compile
     for path in (tmp_path / "one").iterdir():
         assert path.read_text() == (tmp_path / "three" / path.name).read_text()
 
@@ -464,7 +473,8 @@ def test_missing_model_folder_is_one_clear_line(tmp_path):
 
 def test_hand_needs_a_model_folder():
     code, _, err = jaxpose_cli("x.jpg", "--hand")
-    assert code == 2 and "--hand needs OpenPose's Caffe weights" in err
+    assert code == 2 and "--hand needs OpenPose's hand network" in err
+    assert "MOBILENET_THIN" in err and "--model_folder" in err and "getModels.sh" in err
 
 
 class _Terminal(io.StringIO):
@@ -499,10 +509,12 @@ def test_write_video_mp4_and_fps(fake, tmp_path):
 def test_unwritable_output_is_reported_not_a_traceback(fake, tmp_path):
     make_folder(tmp_path / "in", 2)
     (tmp_path / "blocker").write_text("a file where a folder is needed")
+    # checked before the first frame: exit 2, one line naming the flag and the path, no frame run
     code, _, err = jaxpose_cli(tmp_path / "in", "--write_coco_json", tmp_path / "blocker" / "c.json")
-    assert code == 1 and "cannot create the outputs" in err and "Traceback" not in err
-    code, _, err = jaxpose_cli(tmp_path / "in", "--write_json", tmp_path / "blocker" / "j")
-    assert code == 1 and err.count("cannot write the outputs") == 2 and "Traceback" not in err
+    assert code == 2 and f"--write_coco_json {tmp_path / 'blocker' / 'c.json'}" in err
+    assert "blocker is not a folder" in err and "Traceback" not in err and not fake.images
+    code, _, err = jaxpose_cli(tmp_path / "in", "--write_json", tmp_path / "blocker")
+    assert code == 2 and "exists and is not a folder" in err and not fake.images
 
 
 def test_keypoint_scale_applies_to_saved_keypoints_not_to_rendering(fake, tmp_path):
