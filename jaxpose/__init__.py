@@ -22,6 +22,7 @@ _EXPORTS = {
     "from_tf_graph": "jaxpose.convert.tf_graph",
     "make_pose_fn": "jaxpose.pipeline",
     "Poses": "jaxpose.poses",
+    "PoseEstimator": "jaxpose.estimator",
     "plot": "jaxpose.render.plot",
     "OpenPose": "jaxpose.compat",
     "specs": "jaxpose.specs",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 from typing import Any, Callable, Sequence
 
 import jax
@@ -292,7 +293,8 @@ class PoseFn:
 
     def __init__(self, model: Any, *, net_resolution, scale_number, scale_gap, semantics,
                  number_people_max, maximize_positives, net_resolution_dynamic, return_heatmaps,
-                 max_peaks, thresholds: Thresholds, wholebody: Callable | None):
+                 max_peaks, thresholds: Thresholds, wholebody: Callable | None,
+                 extra_params: dict | None = None):
         self.model = model
         self.spec: ModelSpec = model.spec
         self.net_resolution = net_resolution
@@ -307,10 +309,21 @@ class PoseFn:
         self.thresholds = thresholds
         self._score_thresholds = _score_thresholds(thresholds)
         self._wholebody = wholebody
+        self._extra_params = extra_params or {}
         self._plans: dict[tuple[int, int], tuple[Plan, tuple]] = {}
         self.device_fn = make_device_fn(
             model, net_resolution, scale_number, scale_gap, semantics, maximize_positives,
             net_resolution_dynamic, max_peaks, return_heatmaps, **dataclasses.asdict(thresholds))
+
+    @property
+    def params(self) -> Any:
+        """The weights of the model(s) this function was made with, in the layout `__call__` takes
+        (the body's params; {"body", "hand", "face"} with hand/face models)."""
+        if self._wholebody is None:
+            return self.model.params
+        params = {"body": self.model.params}
+        params.update(self._extra_params)
+        return params
 
     # -- plans and compiled functions
 
@@ -473,7 +486,13 @@ def make_pose_fn(
     min_subset_score (defaults per model and `maximize_positives`, openpose-core §2.5).
     max_peaks: peaks kept per part (OpenPose: 127).
     With `hand` / `face` models, params becomes {"body": ..., "hand": ..., "face": ...}.
+    `model` may also be a built-in name ("mobilenet_thin") or a model file path; the loaded
+    weights are then at `pose_fn.params`.
     """
+    if isinstance(model, (str, os.PathLike)):
+        from jaxpose.hub import load_model
+
+        model = load_model(model)
     spec: ModelSpec = model.spec
     config = _check_options(spec, net_resolution, scale_number, scale_gap, semantics,
                             max_peaks, overrides)
@@ -492,4 +511,5 @@ def make_pose_fn(
                   scale_gap=scale_gap, semantics=semantics, number_people_max=number_people_max,
                   maximize_positives=maximize_positives,
                   net_resolution_dynamic=net_resolution_dynamic, return_heatmaps=return_heatmaps,
-                  max_peaks=max_peaks, thresholds=thresholds, wholebody=wholebody)
+                  max_peaks=max_peaks, thresholds=thresholds, wholebody=wholebody,
+                  extra_params={k: m.params for k, m in (("hand", hand), ("face", face)) if m is not None})

@@ -11,6 +11,8 @@ MPI_4_layers, hands and faces come from OpenPose's `models/` folder (converted o
 from __future__ import annotations
 
 import dataclasses
+import os
+from pathlib import Path
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -82,6 +84,28 @@ def load_body_model(options: Mapping[str, Any]):
     if model_pose == DEFAULT_MODEL_POSE:
         return load_model("mobilenet_thin")
     return _load_caffe(options["model_folder"], model_pose, f"--model_pose {model_pose}")
+
+
+def resolve_model(model: Any, model_folder: str | os.PathLike = "", role: str = "body") -> Any:
+    """A `Model` from what a Python caller gives: a `Model`; a built-in name ("mobilenet_thin"); a
+    model file (`jaxpose convert` / `save_model`); or an OpenPose model name (BODY_25, COCO, MPI,
+    MPI_4_layers, HAND, FACE) with `model_folder`. For hands and faces, True = from `model_folder`."""
+    from jaxpose.hub import NAMED_MODELS, load_model
+
+    if hasattr(model, "spec") and hasattr(model, "params"):
+        return model
+    if model is True and role in ("hand", "face"):
+        model = role.upper()
+    if isinstance(model, str):
+        openpose = next((n for n in CAFFE_BODY_MODELS + ("HAND", "FACE") if n.lower() == model.lower()), None)
+        if openpose is not None and model.lower() not in NAMED_MODELS and not Path(model).is_file():
+            return _load_caffe(str(model_folder), openpose, f"{role} model {openpose}")
+    if isinstance(model, (str, os.PathLike)):
+        return load_model(model)
+    raise InputError(
+        f"{role} model {model!r}: pass a jaxpose Model, a built-in name (mobilenet_thin), a model "
+        "file, or an OpenPose model name (BODY_25, COCO, MPI, MPI_4_layers, HAND, FACE) with model_folder."
+    )
 
 
 def pose_fn_settings(options: Mapping[str, Any]) -> dict[str, Any]:
