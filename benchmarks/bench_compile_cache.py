@@ -2,11 +2,12 @@
 
     python -m benchmarks.bench_compile_cache [--rounds 2] [--no-write]
 
-Each run is a fresh process (`jaxpose samples/ --write_json ... --write_images ...`), timed from
-process start to exit, counting JAX's XLA compile requests and persistent-cache hits. One round
-runs, one after the other: the cache off (`--no_compile_cache`, `JAXPOSE_COMPILE_CACHE=0`), a first
-run with an empty cache folder, and a second run with that folder filled. Rounds are interleaved so
-that machine drift hits all three alike; we report medians and the median of per-round ratios.
+Each run is a fresh process (`jaxpose samples/ --write_json ... --write_images ...`), measured from
+process start to exit (wall seconds, and CPU seconds of the process, which other jobs on a shared
+machine disturb less), counting JAX's XLA compile requests, persistent-cache hits and the seconds
+spent in them. One round runs: the cache off (`--no_compile_cache`, `JAXPOSE_COMPILE_CACHE=0`), a
+first run with an empty cache folder, and a second run with that folder filled; the order of "off"
+and "first" alternates between rounds. We report medians and medians of per-round ratios.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -28,11 +30,15 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPT = textwrap.dedent("""
     import json, sys
     from jax import monitoring
-    counts = {"requests": 0, "hits": 0}
-    monitoring.register_event_listener(
-        lambda e, **_: counts.__setitem__("hits", counts["hits"] + (e == "/jax/compilation_cache/cache_hits")))
-    monitoring.register_event_duration_secs_listener(
-        lambda e, d, **_: counts.__setitem__("requests", counts["requests"] + (e == "/jax/core/compile/backend_compile_duration")))
+    counts = {"requests": 0, "hits": 0, "compile_seconds": 0.0}
+    def on_event(event, **_):
+        counts["hits"] += event == "/jax/compilation_cache/cache_hits"
+    def on_duration(event, seconds, **_):
+        if event == "/jax/core/compile/backend_compile_duration":
+            counts["requests"] += 1
+            counts["compile_seconds"] += seconds
+    monitoring.register_event_listener(on_event)
+    monitoring.register_event_duration_secs_listener(on_duration)
     if sys.argv[1] != "off":
         from jaxpose import compile_cache
         compile_cache.enable(sys.argv[1])
@@ -50,12 +56,15 @@ def run_once(cache: str, out: Path) -> dict:
     if cache == "off":
         args.append("--no_compile_cache")
         env["JAXPOSE_COMPILE_CACHE"] = "0"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", SCRIPT, cache, *args], cwd=REPO, env=env,
                           capture_output=True, text=True, check=True)
     seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    return {**result, "seconds": seconds, "compiled": result["requests"] - result["hits"]}
+    return {**result, "seconds": seconds, "cpu": cpu, "compiled": result["requests"] - result["hits"]}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -68,13 +77,20 @@ def main(argv: list[str] | None = None) -> None:
         for round_index in range(args.rounds):
             folder = Path(tmp) / f"cache{round_index}"
             out = Path(tmp) / f"out{round_index}"
-            runs["off"].append(run_once("off", out))
-            runs["first"].append(run_once(str(folder), out))
+            order = ("off", "first") if round_index % 2 == 0 else ("first", "off")
+            for kind in order:
+                runs[kind].append(run_once("off" if kind == "off" else str(folder), out))
             runs["second"].append(run_once(str(folder), out))
             print({k: v[-1] for k, v in runs.items()}, flush=True)
     seconds = {k: [r["seconds"] for r in v] for k, v in runs.items()}
-    rows = [[label, f"{statistics.median(seconds[k]):.1f}", f"{statistics.median(r['compiled'] for r in runs[k]):.0f}",
-             f"{statistics.median(r['hits'] for r in runs[k]):.0f}"]
+    cpu = {k: [r["cpu"] for r in v] for k, v in runs.items()}
+
+    def median(kind: str, key: str) -> float:
+        return statistics.median(r[key] for r in runs[kind])
+
+    rows = [[label, f"{median(k, 'seconds'):.1f}", f"{median(k, 'cpu'):.1f}",
+             f"{median(k, 'compiled'):.0f}", f"{median(k, 'hits'):.0f}",
+             f"{median(k, 'compile_seconds'):.1f}"]
             for k, label in (("off", "cache off (`--no_compile_cache`)"), ("first", "first run (empty cache)"),
                              ("second", "second run (same photos)"))]
     text = "\n".join([
@@ -85,11 +101,13 @@ def main(argv: list[str] | None = None) -> None:
         f"3 frames, writing), {args.rounds} interleaved rounds, medians. 2-core CPU machine shared with",
         "other jobs while measured: only the ratios are meaningful.",
         "",
-        markdown_table(["run", "seconds", "XLA compiles", "cache hits"], rows),
+        markdown_table(["run", "wall s", "CPU s", "XLA compiles", "cache hits",
+                        "s in compile / cache load"], rows),
         "",
-        f"Second run vs cache off: {median_ratio(seconds['off'], seconds['second']):.2f}x faster; "
-        f"vs first run: {median_ratio(seconds['first'], seconds['second']):.2f}x "
-        "(median of per-round ratios).",
+        f"Second run vs first run: {median_ratio(seconds['first'], seconds['second']):.2f}x less wall "
+        f"time, {median_ratio(cpu['first'], cpu['second']):.2f}x less CPU time; vs cache off: "
+        f"{median_ratio(seconds['off'], seconds['second']):.2f}x wall, "
+        f"{median_ratio(cpu['off'], cpu['second']):.2f}x CPU (medians of per-round ratios).",
     ])
     print(text)
     if not args.no_write:
