@@ -27,6 +27,7 @@ _EXPORTS = {
     "OpenPose": "jaxpose.compat",
     "specs": "jaxpose.specs",
     "JaxposeError": "jaxpose.errors",
+    "to_layout": "jaxpose.io.layout",
 }
 
 __all__ = sorted(_EXPORTS)

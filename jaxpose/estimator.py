@@ -75,8 +75,11 @@ class PoseEstimator:
 
     def __init__(self, model: Any = "mobilenet_thin", *, model_folder: str | os.PathLike = "",
                  hand: Any = None, face: Any = None, batch: int = 8, **options: Any) -> None:
+        from jaxpose import compile_cache
         from jaxpose.options.build import resolve_model
         from jaxpose.pipeline import make_pose_fn
+
+        compile_cache.enable()  # off with JAXPOSE_COMPILE_CACHE=0
 
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise InputError(f"batch={batch!r}: must be an integer >= 1.")

@@ -531,3 +531,30 @@ def test_keypoint_scale_applies_to_saved_keypoints_not_to_rendering(fake, tmp_pa
     rendered = _rgb(tmp_path / "r" / "img_000_rendered.png")
     x, y = (int(round(float(v))) for v in expected[17, :2])
     assert tuple(rendered[y, x]) == get_spec("MOBILENET_THIN").part_colors[17]
+
+
+def test_output_layout_reaches_the_json_and_bad_names_are_usage_errors(fake, tmp_path):
+    make_folder(tmp_path / "in", 1)
+    assert jaxpose_cli(tmp_path / "in", "--write_json", tmp_path / "b25", "--output_layout", "body_25",
+                       "--quiet")[0] == 0
+    person = json.loads((tmp_path / "b25" / "img_000_keypoints.json").read_text())["people"][0]
+    assert len(person["pose_keypoints_2d"]) == 25 * 3
+    code, _, err = jaxpose_cli(tmp_path / "in", "--write_json", tmp_path / "x", "--output_layout", "MPII")
+    assert code == 2 and "--output_layout" in err and "BODY_25" in err
+    assert not (tmp_path / "x").exists()  # refused before anything was created
+
+
+def test_the_summary_says_where_the_results_went(fake, tmp_path):
+    make_folder(tmp_path / "in", 1)
+    code, _, err = jaxpose_cli(tmp_path / "in", "--write_json", tmp_path / "j", "--write_video",
+                               tmp_path / "v.avi")
+    assert code == 0 and f"jaxpose: saved JSON in {tmp_path / 'j'}, rendered video in {tmp_path / 'v.avi'}" in err
+    assert (tmp_path / "v.avi").stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

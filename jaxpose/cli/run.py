@@ -25,7 +25,7 @@ from jaxpose.cli import flags
 from jaxpose.cli.flags import Options, UsageError
 from jaxpose.errors import InputError, JaxposeError
 from jaxpose.io import readers
-from jaxpose.io.progress import Progress, RunStats, format_summary
+from jaxpose.io.progress import Progress, RunStats, format_saved, format_summary
 from jaxpose.options.check import check_options, per_frame_dirs
 from jaxpose.stream import Result, run_stream
 from jaxpose.stream.outputs import Outputs
@@ -231,6 +231,11 @@ def process(options: Options, pipeline: Any, inputs: list[InputSpec], stderr: Te
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     if not options.quiet:
         print(format_summary(stats), file=stderr)
+        saved = format_saved({"JSON": options.write_json, "rendered images": options.write_images,
+                              "rendered video": options.write_video, "keypoint files": options.write_keypoint,
+                              "COCO results": options.write_coco_json, "heatmaps": options.write_heatmaps})
+        if saved and stats.frames:
+            print(saved, file=stderr)
     return EXIT_FAILURES if stats.failures else EXIT_OK
 
 
@@ -286,6 +291,10 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
             print(f"jaxpose: note: {note}", file=stderr)
     from jaxpose.options.build import build_pipeline
 
+    if not options.no_compile_cache:
+        from jaxpose import compile_cache
+
+        compile_cache.enable()
     try:
         with sigterm_as_interrupt():
             pipeline = build_pipeline(vars(options))

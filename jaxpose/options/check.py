@@ -63,6 +63,12 @@ def check_options(options: Any) -> list[str]:
             coco_index_map(model_pose)
         except JaxposeError as error:
             raise UsageError(f"--write_coco_json: {error}") from None
+    from jaxpose.io.layout import check_layout
+
+    try:
+        options.output_layout = check_layout(options.output_layout)
+    except JaxposeError as error:
+        raise UsageError(f"--output_layout: {error}") from None
     if options.display not in (-1, 0):
         notes.append(
             f"--display {options.display} ignored: jaxpose never opens a window; "

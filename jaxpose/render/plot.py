@@ -8,6 +8,12 @@ Public function:
 Same selection and colours as `render_pose` (body, face, hands; limbs coloured as their second
 part; a part drawn when its score > threshold, a limb when both are): one `Line2D` per limb and one
 scatter collection per person and keypoint set, on top of `ax.imshow(image)` when an image is given.
+
+`plot` only draws: in a script, show or save the figure yourself (a notebook shows it by itself):
+
+    import matplotlib.pyplot as plt
+    ax = jaxpose.plot(image, poses)
+    ax.figure.savefig("poses.png", bbox_inches="tight")   # or plt.show() for a window
 """
 
 from __future__ import annotations
@@ -36,7 +42,8 @@ def plot(image: np.ndarray | None, poses: Poses, ax: Any = None, *,
          render_face: bool = True, linewidth: float = 2.0, markersize: float = 4.0) -> Any:
     """Draw `poses` over `image` ((H, W, 3) uint8 RGB, or None) on `ax` (a new figure if None).
 
-    Keypoints are taken in the image's pixels. Returns the axis.
+    Keypoints are taken in the image's pixels. Returns the axis. Nothing appears on screen by
+    itself outside a notebook: call `plt.show()`, or save with `ax.figure.savefig("out.png")`.
     """
     plt = _pyplot()
     if ax is None:

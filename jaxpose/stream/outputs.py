@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from jaxpose.errors import InputError, UsageError
+from jaxpose.io.atomic import new_file_mode
 from jaxpose.options.check import per_frame_dirs
 from jaxpose.options.table import Options
 from jaxpose.poses import Poses
@@ -76,6 +77,7 @@ class VideoWriter:
         self._writer.release()
         self._writer = None
         if self.frames:
+            os.chmod(self._tmp, new_file_mode(self.path))
             os.replace(self._tmp, self.path)
         else:
             self._tmp.unlink(missing_ok=True)
@@ -189,6 +191,7 @@ class Outputs:
     def write(self, name: str, image: np.ndarray, poses: Poses, fps: float | None) -> None:
         """Write one frame's outputs (skipping existing files with --skip_existing)."""
         from jaxpose.io.keypoint_scale import scale_keypoints
+        from jaxpose.io.layout import to_layout
         from jaxpose.io.writers.heatmaps import write_heatmaps
         from jaxpose.io.writers.image import write_rendered_image
         from jaxpose.io.writers.keypoint_file import write_keypoint_files
@@ -202,11 +205,12 @@ class Outputs:
             if not (self.skip_existing and all(p.is_file() for p in paths))
         }
         saved = scale_keypoints(poses, o.keypoint_scale) if o.keypoint_scale else poses
+        laid_out = to_layout(saved, o.output_layout) if o.output_layout != "native" else saved
         rendered = render(image, poses, vars(o)) if ("images" in todo or o.write_video) else None
         if "json" in todo:
-            write_people_json(o.write_json, name, saved)
+            write_people_json(o.write_json, name, laid_out)
         if "keypoint" in todo:
-            write_keypoint_files(o.write_keypoint, name, saved, o.write_keypoint_format.lower())
+            write_keypoint_files(o.write_keypoint, name, laid_out, o.write_keypoint_format.lower())
         if "heatmaps" in todo:
             write_heatmaps(
                 o.write_heatmaps,

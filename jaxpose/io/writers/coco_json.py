@@ -31,15 +31,11 @@ from jaxpose.errors import InputError
 from jaxpose.io.atomic import atomic_write_text
 from jaxpose.io.writers._numbers import cpp_float
 from jaxpose.poses import Poses
-from jaxpose.specs import get_spec
+from jaxpose.specs import COCO_17, get_spec
 
-# COCO-17 order: nose, l-eye, r-eye, l-ear, r-ear, l-shoulder, r-shoulder, l-elbow, r-elbow,
-# l-wrist, r-wrist, l-hip, r-hip, l-knee, r-knee, l-ankle, r-ankle -- by part NAME, so any model
-# whose table has these names maps (BODY_25 / COCO-18 / MobileNet-thin); MPI lacks them.
-COCO17_PART_NAMES = (
-    "Nose", "LEye", "REye", "LEar", "REar", "LShoulder", "RShoulder", "LElbow", "RElbow",
-    "LWrist", "RWrist", "LHip", "RHip", "LKnee", "RKnee", "LAnkle", "RAnkle",
-)
+# COCO-17 order (jaxpose.specs.COCO_17), matched by part NAME, so any model whose table has these
+# names maps (BODY_25 / COCO-18 / MobileNet-thin); MPI lacks them.
+COCO17_PART_NAMES = COCO_17.part_names
 FOOT_PART_NAMES = ("LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel")
 VARIANT_BITS = {"body": 1, "foot": 2, "face": 4, "hand21": 8, "hand42": 16}
 _VARIANT_SUFFIX = {"body": "", "foot": "_foot", "face": "_face", "hand21": "_hand21",

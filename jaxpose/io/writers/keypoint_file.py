@@ -4,7 +4,7 @@ Public functions:
     keypoint_sets(poses) -> dict[str, ndarray]     {"pose", "face", "hand_left", "hand_right"} present
     keypoint_file_text(array, set_name, fmt) -> str   one OpenCV FileStorage document
     keypoints_csv(poses, frame_name, *, header=True) -> str
-    write_keypoint_files(directory, frame_name, poses, fmt="yml") -> list[Path]
+    write_keypoint_files(directory, frame_name, poses, fmt="yml", layout="native") -> list[Path]
 
 yml/yaml/xml/json are written by OpenCV's own `cv2.FileStorage`, as OpenPose does: one file per
 set, `<frame>_pose.<fmt>` (and `_face`, `_hand_left`, `_hand_right` when those were detected),
@@ -27,6 +27,7 @@ import numpy as np
 
 from jaxpose.errors import InputError
 from jaxpose.io.atomic import atomic_write_text
+from jaxpose.io.layout import to_layout
 from jaxpose.io.names import output_path
 from jaxpose.poses import Poses
 from jaxpose.specs import FACE, HAND, get_spec
@@ -95,9 +96,14 @@ def keypoints_csv(poses: Poses, frame_name: str, *, header: bool = True) -> str:
 
 
 def write_keypoint_files(directory: str | Path, frame_name: str, poses: Poses,
-                         fmt: str = "yml") -> list[Path]:
-    """Write one frame's keypoint file(s) atomically; returns the paths written."""
+                         fmt: str = "yml", layout: str = "native") -> list[Path]:
+    """Write one frame's keypoint file(s) atomically; returns the paths written.
+
+    layout: body part order written ("native", "BODY_25", "COCO_17", "HALPE_26";
+    `jaxpose.io.layout.to_layout`).
+    """
     fmt = _check_format(fmt, KEYPOINT_FORMATS)
+    poses = to_layout(poses, layout)
     if fmt == "csv":
         path = output_path(directory, frame_name, "keypoints", "csv")
         return [atomic_write_text(path, keypoints_csv(poses, frame_name))]

@@ -1,9 +1,12 @@
 """`--write_json`: OpenPose's per-frame people JSON, byte for byte (features §3.2).
 
 Public functions:
-    people_json(poses, *, part_candidates=None, person_ids=None) -> str
+    people_json(poses, *, part_candidates=None, person_ids=None, layout="native") -> str
     write_people_json(directory, frame_name, poses, *, part_candidates=None, person_ids=None,
-                      view=0) -> Path          "<dir>/<frame>_keypoints.json", written atomically
+                      view=0, layout="native") -> Path   "<dir>/<frame>_keypoints.json", atomic
+
+`layout` ("native", "BODY_25", "COCO_17", "HALPE_26") re-orders the body keypoints first
+(`jaxpose.io.layout.to_layout`); e.g. "BODY_25" for readers that assume OpenPose's BODY_25 order.
 
 Layout: one line, no spaces, keys `version` (bare number 1.3), `people`, and `part_candidates` only
 when given. Each person: `person_id`, then the flat `x,y,c` lists `pose_keypoints_2d`,
@@ -20,6 +23,7 @@ import numpy as np
 
 from jaxpose.errors import InputError
 from jaxpose.io.atomic import atomic_write_text
+from jaxpose.io.layout import NATIVE, check_layout, to_layout
 from jaxpose.io.names import output_path
 from jaxpose.io.writers._numbers import cpp_floats
 from jaxpose.poses import Poses
@@ -51,13 +55,18 @@ def _candidates_json(part_candidates: Sequence[np.ndarray]) -> str:
 
 
 def people_json(poses: Poses, *, part_candidates: Sequence[np.ndarray] | None = None,
-                person_ids: Sequence[int] | None = None) -> str:
+                person_ids: Sequence[int] | None = None, layout: str = NATIVE) -> str:
     """The JSON text OpenPose writes for one frame.
 
     part_candidates: one (n_i, 3) array of x, y, score peaks per body part (OpenPose's
         `--part_candidates`, in the same `--keypoint_scale` space as the keypoints), or None.
     person_ids: one integer per person (`person_id`), default -1 for everyone.
+    layout: body part order written ("native" = the model's; see `jaxpose.io.layout`).
     """
+    if check_layout(layout) != NATIVE and part_candidates is not None:
+        raise InputError("part_candidates are listed per part of the model's own order; "
+                         "write them with layout='native'")
+    poses = to_layout(poses, layout)
     arrays = _keypoint_arrays(poses)
     num_people = max(int(a.shape[0]) for a in arrays if a is not None)
     if person_ids is not None and len(person_ids) < num_people:
@@ -79,8 +88,9 @@ def people_json(poses: Poses, *, part_candidates: Sequence[np.ndarray] | None = 
 
 def write_people_json(directory: str | Path, frame_name: str, poses: Poses, *,
                       part_candidates: Sequence[np.ndarray] | None = None,
-                      person_ids: Sequence[int] | None = None, view: int = 0) -> Path:
+                      person_ids: Sequence[int] | None = None, view: int = 0,
+                      layout: str = NATIVE) -> Path:
     """Write `<directory>/<frame_name>_keypoints.json` atomically; returns its path."""
     path = output_path(directory, frame_name, "keypoints", "json", view)
     return atomic_write_text(path, people_json(poses, part_candidates=part_candidates,
-                                               person_ids=person_ids))
+                                               person_ids=person_ids, layout=layout))
