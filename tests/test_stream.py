@@ -177,3 +177,23 @@ def test_a_crashing_source_raises_in_the_caller_after_the_frames_before_it():
 def test_bad_batch_size_is_our_error():
     with pytest.raises(JaxposeError, match="batch must be >= 1"):
         run_stream([], FakePoseFn(), None, batch=0)
+
+
+def test_multi_view_instants_go_to_the_device_together_and_come_back_per_camera():
+    from jaxpose.io.readers import Views
+
+    def instant(t: int, sizes=((6, 4), (6, 4))) -> Views:
+        images = tuple(np.full((h, w, 3), 10 * t + v, np.uint8) for v, (w, h) in enumerate(sizes))
+        return Views(f"t{t}", t, images)
+
+    fake = FakePoseFn()
+    items = [instant(0), instant(1), FrameError("t2", 2, "t2: camera 1 unreadable"),
+             instant(3, sizes=((6, 4), (8, 4)))]
+    results = list(run_stream(items, fake, None, batch=2))
+    assert [r.name for r in results] == ["t0", "t1", "t2", "t3"]
+    assert [[int(p.keypoints[0, 0, 0]) for p in r.views] for r in (results[0], results[1], results[3])] \
+        == [[0, 1], [10, 11], [30, 31]]
+    assert results[2].error == "t2: camera 1 unreadable" and results[0].poses is None
+    assert results[3].images[1].shape == (4, 8, 3)
+    # instants 0 and 1: one call with 4 images; instant 3's two sizes: one call each
+    assert fake.submitted == [(4, 4), (1, 2), (1, 2)]

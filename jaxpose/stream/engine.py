@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from jaxpose.errors import JaxposeError
-from jaxpose.io.readers import Frame, FrameError, Item, Skipped
+from jaxpose.io.readers import Frame, FrameError, Item, Skipped, Views
 from jaxpose.poses import Poses
 
 _POLL_S = 0.05  # how often blocked threads look at the stop flag
@@ -42,8 +42,10 @@ class Result:
 
     name, index: the frame's name (OpenPose's naming) and its position in the stream.
     error:  one line naming the frame (or its file) and the problem.
-    image:  (H, W, 3) uint8 RGB, or None for skipped / unreadable frames.
+    image:  (H, W, 3) uint8 RGB, or None for skipped / unreadable frames and multi-view instants.
     poses:  the frame's people (after the stages), or None.
+    images, views: for a multi-view instant (`readers.Views`), the V camera images and the V
+        cameras' people, in camera order (`poses` is None).
     extra:  what stages add (e.g. "poses3d"), by name.
     """
 
@@ -54,11 +56,13 @@ class Result:
     error: str | None = None
     skipped: bool = False
     traceback: str | None = None
+    images: tuple[np.ndarray, ...] | None = None
+    views: tuple[Poses, ...] | None = None
     extra: dict = dataclasses.field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return self.poses is not None
+        return self.poses is not None or self.views is not None
 
     def replace(self, **changes: Any) -> "Result":
         return dataclasses.replace(self, **changes)
@@ -75,11 +79,19 @@ def failure_message(error: BaseException) -> str:
             "--verbose for the traceback")
 
 
-def _failed(frames: Sequence[Frame], error: BaseException) -> list[Result]:
+def _failed(frames: Sequence[Frame | Views], error: BaseException) -> list[Result]:
     trace = None if isinstance(error, JaxposeError) else "".join(traceback.format_exception(error))
     message = failure_message(error)
-    return [Result(f.name, f.index, f.image, error=f"{f.name}: {message}", traceback=trace)
-            for f in frames]
+    return [Result(f.name, f.index, getattr(f, "image", None), error=f"{f.name}: {message}",
+                   traceback=trace, images=getattr(f, "images", None)) for f in frames]
+
+
+def _images(item: Frame | Views) -> tuple[np.ndarray, ...]:
+    return item.images if isinstance(item, Views) else (item.image,)
+
+
+def _shape(item: Frame | Views) -> tuple:
+    return (type(item),) + tuple(image.shape for image in _images(item))
 
 
 def _apply_stages(result: Result, stages: Sequence[Stage]) -> Result:
@@ -89,17 +101,18 @@ def _apply_stages(result: Result, stages: Sequence[Stage]) -> Result:
         try:
             result = stage(result)
         except Exception as error:  # noqa: BLE001 - reported on the frame's line, never silent
-            return _failed([Frame(result.name, result.index, result.image)], error)[0]
+            return _failed([result], error)[0]
     return result
 
 
-def batches(items: Iterable[Item], batch: int) -> Iterator[list[Frame] | Result]:
-    """Consecutive same-size frames grouped into lists of at most `batch`, in stream order;
-    unreadable and skipped frames pass through as finished `Result`s."""
-    pending: list[Frame] = []
+def batches(items: Iterable[Item], batch: int) -> Iterator[list[Frame | Views] | Result]:
+    """Consecutive same-size frames (or multi-view instants of the same view sizes) grouped into
+    lists of at most `batch`, in stream order; unreadable and skipped frames pass through as
+    finished `Result`s."""
+    pending: list[Frame | Views] = []
     for item in items:
-        if isinstance(item, Frame):
-            if pending and item.image.shape != pending[0].image.shape:
+        if isinstance(item, (Frame, Views)):
+            if pending and _shape(item) != _shape(pending[0]):
                 yield pending
                 pending = []
             pending.append(item)
@@ -180,21 +193,41 @@ def run_stream(
     return _run_threaded(items, pose_fn, params, batch, stages, prefetch, in_flight)
 
 
-def _collect(unit: list[Frame], pending: Any, pose_fn: Any) -> list[Result]:
+def _collect(unit: list[Frame | Views], pending: Any, pose_fn: Any) -> list[Result]:
     """The unit's results from its device work (or from the error that stopped it)."""
     if isinstance(pending, BaseException):
         return _failed(unit, pending)
     try:
-        poses = pose_fn.collect(pending)
+        found: dict[tuple[int, int], Poses] = {}
+        for slots, started in pending:
+            found.update(zip(slots, pose_fn.collect(started)))
     except Exception as error:  # noqa: BLE001 - per-frame failure lines, never silent
         return _failed(unit, error)
-    return [Result(f.name, f.index, f.image, poses=p) for f, p in zip(unit, poses)]
+    results = []
+    for i, item in enumerate(unit):
+        if isinstance(item, Views):
+            views = tuple(found[i, v] for v in range(len(item.images)))
+            results.append(Result(item.name, item.index, images=item.images, views=views))
+        else:
+            results.append(Result(item.name, item.index, item.image, poses=found[i, 0]))
+    return results
 
 
-def _submit(unit: list[Frame], pose_fn: Any, params: Any, batch: int) -> Any:
-    """Start the device work of a unit of frames; the error instead, if it could not start."""
+def _submit(unit: list[Frame | Views], pose_fn: Any, params: Any, batch: int) -> Any:
+    """Start the device work of a unit: one call per image size (all of a unit's images, every
+    view of every instant, in one call when they share a size). Returns [(slots, pending)] with
+    slots (item, view) in call order; the error instead, if the work could not start."""
     try:
-        return pose_fn.submit(params, np.stack([frame.image for frame in unit]), pad_to=batch)
+        by_size: dict[tuple, list[tuple[int, int]]] = {}
+        for i, item in enumerate(unit):
+            for v, image in enumerate(_images(item)):
+                by_size.setdefault(image.shape, []).append((i, v))
+        started = []
+        for slots in by_size.values():
+            images = np.stack([_images(unit[i])[v] for i, v in slots])
+            per_item = len(slots) // len(unit) or 1
+            started.append((slots, pose_fn.submit(params, images, pad_to=batch * per_item)))
+        return started
     except Exception as error:  # noqa: BLE001 - reported per frame by `_collect`
         return error
 
