@@ -26,6 +26,7 @@ _EXPORTS = {
     "OpenPose": "jaxpose.compat",
     "specs": "jaxpose.specs",
     "JaxposeError": "jaxpose.errors",
+    "Tracker": "jaxpose.track.tracker",
 }
 
 __all__ = sorted(_EXPORTS)
