@@ -157,14 +157,13 @@ def build(name: str, walkers: list[Walker], frames: int, *, seed: int, jitter: f
         gt_ids.append(np.array([i for i, _ in inside], np.int64))
         gt_kps.append(np.array([kp for _, kp in inside]).reshape(-1, K, 3))
         dets, labels = [], []
-        for i, kp in inside:
+        boxes = [_box(kp) for _, kp in inside]
+        for (i, kp), box in zip(inside, boxes):
             det = kp.copy()
             present = det[:, 2] > 0
             if occlusion:
-                feet = _box(kp)[3]
-                for j, other in inside:
-                    if j != i and _box(other)[3] > feet:
-                        x0, y0, x1, y1 = _box(other)
+                for (j, _), (x0, y0, x1, y1) in zip(inside, boxes):
+                    if j != i and y1 > box[3]:  # the other's feet are lower: it is closer
                         shrink = 0.15 * (x1 - x0)
                         hid = ((det[:, 0] > x0 + shrink) & (det[:, 0] < x1 - shrink)
                                & (det[:, 1] > y0) & (det[:, 1] < y1))

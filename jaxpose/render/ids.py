@@ -58,7 +58,7 @@ def draw_id_labels(image_rgb: np.ndarray, poses: Poses, *, scale_input_to_output
         color = id_color(pid)
         x, y, w, h = (int(round(v)) for v in box)
         if draw_boxes:
-            cv2.rectangle(image, (x, y), (x + w, y + h), color, thickness, cv2.LINE_AA)
+            cv2.rectangle(image, (x, y), (x + w, y + h), color, thickness, cv2.LINE_8)
         (_, text_h), _ = cv2.getTextSize(str(pid), cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
         top = y - 2 * thickness
         origin = (x, top if top - text_h >= 0 else y + text_h + 2 * thickness)

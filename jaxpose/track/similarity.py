@@ -57,11 +57,14 @@ def oks(points_a: np.ndarray, present_a: np.ndarray, points_b: np.ndarray,
     sigmas: (K,) per-part σ; scale: (Na, Nb) s² for each pair (e.g. an area, image units²).
     A pair with no common keypoint scores 0.
     """
-    diff = np.asarray(points_a, np.float64)[:, None] - np.asarray(points_b, np.float64)[None]
-    d2 = np.einsum("abkd,abkd->abk", diff, diff)
+    a = np.asarray(points_a, np.float64)
+    b = np.asarray(points_b, np.float64)
+    # |a - b|² per keypoint without the (Na, Nb, K, D) difference array
+    d2 = (np.einsum("akd,akd->ak", a, a)[:, None] + np.einsum("bkd,bkd->bk", b, b)[None]
+          - 2.0 * np.einsum("akd,bkd->abk", a, b))
     common = np.asarray(present_a, bool)[:, None] & np.asarray(present_b, bool)[None]
     k2 = (2.0 * np.asarray(sigmas, np.float64)) ** 2
-    e = d2 / (2.0 * np.maximum(scale, _TINY)[..., None] * k2)
-    total = np.where(common, np.exp(-e), 0.0).sum(axis=-1)
+    e = np.maximum(d2, 0.0) / (2.0 * np.maximum(scale, _TINY)[..., None] * k2)
+    similarity = np.exp(-e, out=np.zeros_like(e), where=common)
     count = common.sum(axis=-1)
-    return total / np.maximum(count, max(1, int(min_common)))
+    return similarity.sum(axis=-1) / np.maximum(count, max(1, int(min_common)))

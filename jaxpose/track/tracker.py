@@ -193,7 +193,7 @@ class Tracker:
             self._observe(rows, points[dets], present[dets], t)
             ids[dets] = self._tracks.ids[rows]
         self._age(rows)
-        new = np.setdiff1d(det_index, dets)
+        new = det_index[ids[det_index] == UNTRACKED]
         if len(new):
             self._resolve_sigmas(keypoints.shape[1], model)
             ids[new] = self._new_tracks(points[new], present[new], t)
@@ -300,7 +300,9 @@ class Tracker:
         unmatched = np.ones(len(self._tracks), bool)
         unmatched[matched_rows] = False
         self._tracks.missed[unmatched] += 1
-        self._tracks = self._tracks.select(self._tracks.missed <= self.buffer_frames)
+        keep = self._tracks.missed <= self.buffer_frames
+        if not keep.all():
+            self._tracks = self._tracks.select(keep)
 
     def _new_tracks(self, points: np.ndarray, present: np.ndarray, t: float) -> np.ndarray:
         """Start one track per detection, ids in detection order; returns the ids."""
