@@ -23,12 +23,12 @@ _TINY = 1e-9
 def point_boxes(points: np.ndarray, present: np.ndarray) -> np.ndarray:
     """(N, 2, D) box corners [lo, hi] of each person's present keypoints; zeros when none."""
     points = np.asarray(points, np.float64)
-    present = np.asarray(present, bool)
-    mask = present[..., None]
-    lo = np.where(mask, points, np.inf).min(axis=1, initial=np.inf)
-    hi = np.where(mask, points, -np.inf).max(axis=1, initial=-np.inf)
-    anyone = present.any(axis=1)[:, None]
-    return np.stack([np.where(anyone, lo, 0.0), np.where(anyone, hi, 0.0)], axis=1)
+    mask = np.asarray(present, bool)[..., None]
+    boxes = np.empty((points.shape[0], 2, points.shape[-1]))
+    np.where(mask, points, np.inf).min(axis=1, out=boxes[:, 0])
+    np.where(mask, points, -np.inf).max(axis=1, out=boxes[:, 1])
+    boxes[~np.isfinite(boxes)] = 0.0
+    return boxes
 
 
 def box_scale(boxes: np.ndarray) -> np.ndarray:
@@ -38,15 +38,24 @@ def box_scale(boxes: np.ndarray) -> np.ndarray:
     return extent[:, -1] * extent[:, -2]
 
 
+def _volume(extent: np.ndarray) -> np.ndarray:
+    volume = extent[..., 0].copy()
+    for axis in range(1, extent.shape[-1]):
+        volume *= extent[..., axis]
+    return volume
+
+
 def box_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
     """(Na, Nb) IoU of axis-aligned boxes (N, 2, D) in any dimension; 0 when a union is empty."""
-    lo = np.maximum(boxes_a[:, None, 0], boxes_b[None, :, 0])
-    hi = np.minimum(boxes_a[:, None, 1], boxes_b[None, :, 1])
-    inter = np.prod(np.clip(hi - lo, 0.0, None), axis=-1)
-    vol_a = np.prod(boxes_a[:, 1] - boxes_a[:, 0], axis=-1)
-    vol_b = np.prod(boxes_b[:, 1] - boxes_b[:, 0], axis=-1)
-    union = vol_a[:, None] + vol_b[None, :] - inter
-    return np.where(union > _TINY, inter / np.maximum(union, _TINY), 0.0)
+    extent = np.minimum(boxes_a[:, None, 1], boxes_b[None, :, 1])
+    extent -= np.maximum(boxes_a[:, None, 0], boxes_b[None, :, 0])
+    np.maximum(extent, 0.0, out=extent)
+    inter = _volume(extent)
+    union = (_volume(boxes_a[:, 1] - boxes_a[:, 0])[:, None]
+             + _volume(boxes_b[:, 1] - boxes_b[:, 0])[None, :] - inter)
+    iou = inter / np.maximum(union, _TINY)
+    iou[union <= _TINY] = 0.0
+    return iou
 
 
 def oks(points_a: np.ndarray, present_a: np.ndarray, points_b: np.ndarray,
@@ -59,12 +68,14 @@ def oks(points_a: np.ndarray, present_a: np.ndarray, points_b: np.ndarray,
     """
     a = np.asarray(points_a, np.float64)
     b = np.asarray(points_b, np.float64)
-    # |a - b|² per keypoint without the (Na, Nb, K, D) difference array
-    d2 = (np.einsum("akd,akd->ak", a, a)[:, None] + np.einsum("bkd,bkd->bk", b, b)[None]
-          - 2.0 * np.einsum("akd,bkd->abk", a, b))
+    d2 = np.zeros((a.shape[0], b.shape[0], a.shape[1]))
+    for axis in range(a.shape[-1]):  # per coordinate: cheaper than a (Na, Nb, K, D) array
+        diff = a[:, None, :, axis] - b[None, :, :, axis]
+        d2 += diff * diff
     common = np.asarray(present_a, bool)[:, None] & np.asarray(present_b, bool)[None]
-    k2 = (2.0 * np.asarray(sigmas, np.float64)) ** 2
-    e = np.maximum(d2, 0.0) / (2.0 * np.maximum(scale, _TINY)[..., None] * k2)
-    similarity = np.exp(-e, out=np.zeros_like(e), where=common)
+    inv_k2 = 1.0 / (2.0 * (2.0 * np.asarray(sigmas, np.float64)) ** 2)
+    d2 *= (-1.0 / np.maximum(scale, _TINY))[..., None]
+    d2 *= inv_k2
+    similarity = np.where(common, np.exp(d2), 0.0)
     count = common.sum(axis=-1)
     return similarity.sum(axis=-1) / np.maximum(count, max(1, int(min_common)))
