@@ -5,7 +5,7 @@ name onto the default model's COCO-18 parts (Neck = mid-shoulder), centred and s
 height. A scenario moves people along scripted paths in a 1280x720 frame with a walking sway of the
 limbs, and makes detections the way a pose detector fails: per-keypoint jitter, keypoints hidden
 by closer people (depth = feet height) or outside the frame, missing keypoints, whole-person
-dropout, scripted hiding (an occluder), and false poses. Every detection remembers the ground-truth
+dropout, scripted hiding (an occluder), left/right swaps, and false poses. Every detection remembers the ground-truth
 person it came from (`truth`, -1 for false poses), for known-answer checks; scoring itself only
 uses positions (motmetrics on OKS >= 0.5, with an OKS written here from COCO's definition).
 
@@ -46,6 +46,8 @@ _BY_DATASET_NAME = {
     "right_wrist": "RWrist", "left_hip": "LHip", "right_hip": "RHip", "left_knee": "LKnee",
     "right_knee": "RKnee", "left_ankle": "LAnkle", "right_ankle": "RAnkle",
 }
+MIRROR = np.array([PARTS.index(("R" if p[0] == "L" else "L") + p[1:])
+                   if p[0] in "LR" and p[1].isupper() else k for k, p in enumerate(PARTS)])
 SWAY = {"RWrist": 1.0, "LWrist": -1.0, "RElbow": 0.5, "LElbow": -0.5, "RAnkle": -0.8,
         "LAnkle": 0.8, "RKnee": -0.4, "LKnee": 0.4}
 ANNOTATIONS = (SHARED / "eval/coco/test_coco.json",
@@ -140,7 +142,7 @@ def _box(kp: np.ndarray) -> np.ndarray:
 
 
 def build(name: str, walkers: list[Walker], frames: int, *, seed: int, jitter: float = 2.0,
-          missing: float = 0.0, dropout: float = 0.0, false_rate: float = 0.0,
+          missing: float = 0.0, dropout: float = 0.0, false_rate: float = 0.0, swaps: float = 0.0,
           occlusion: bool = True, shape_bank: list[np.ndarray] | None = None) -> Scenario:
     """Render walkers into detections (see the module docstring for the failure model)."""
     rng = np.random.default_rng(seed)
@@ -174,6 +176,8 @@ def build(name: str, walkers: list[Walker], frames: int, *, seed: int, jitter: f
             det[:, :2] += rng.normal(0.0, jitter, (K, 2))
             det[:, 2] = np.where(present, rng.uniform(0.3, 0.9, K), 0.0)
             det[~present] = 0
+            if swaps and rng.random() < swaps:  # the detector mixes up left and right
+                det = det[MIRROR]
             dets.append(det)
             labels.append(i)
         for _ in range(rng.poisson(false_rate)):
@@ -201,108 +205,121 @@ def _walkers(bank, rng, count, **kw):
             for i in range(count)]
 
 
-def parallel(bank):
-    rng = np.random.default_rng(1)
+def parallel(bank, seed=0):
+    rng = np.random.default_rng(1 + 100 * seed)
     walkers = _walkers(bank, rng, 4, height=[150] * 4,
                        start=[(150, 90), (150, 260), (150, 430), (150, 600)],
                        velocity=[(6, 0), (7, 0), (5, 0), (8, 0)])
-    return build("parallel lanes", walkers, 100, seed=11)
+    return build("parallel lanes", walkers, 100, seed=11 + 100 * seed)
 
 
-def crossing(bank):
-    rng = np.random.default_rng(2)
+def crossing(bank, seed=0):
+    rng = np.random.default_rng(2 + 100 * seed)
     walkers = _walkers(bank, rng, 4, height=[220, 200, 210, 230],
                        start=[(150, 330), (1130, 360), (640, 120), (500, 620)],
                        velocity=[(10, 0), (-10, 0), (0, 6), (6, -5)])
-    return build("crossing paths", walkers, 100, seed=12)
+    return build("crossing paths", walkers, 100, seed=12 + 100 * seed)
 
 
-def hidden(bank, gap, label):
-    rng = np.random.default_rng(3)
+def hidden(bank, gap, label, seed=0):
+    rng = np.random.default_rng(3 + 100 * seed)
     walkers = _walkers(bank, rng, 3, height=[200, 210, 190],
                        start=[(100, 250), (200, 520), (1150, 380)],
                        velocity=[(6, 0), (5, 0), (-6, 0)])
     walkers[0].hidden = ((30, 30 + gap),)
-    return build(label, walkers, 30 + gap + 40, seed=13)
+    return build(label, walkers, 30 + gap + 40, seed=13 + 100 * seed)
 
 
-def enter_leave(bank):
-    rng = np.random.default_rng(4)
+def enter_leave(bank, seed=0):
+    rng = np.random.default_rng(4 + 100 * seed)
     walkers = _walkers(bank, rng, 5, height=[200, 220, 180, 210, 200],
                        start=[(-80, 250), (1360, 420), (-80, 560), (640, -120), (1360, 200)],
                        velocity=[(12, 0), (-11, 0), (9, 0), (0, 8), (-14, 0)],
                        first=[0, 10, 25, 30, 50])
-    return build("entering and leaving", walkers, 120, seed=14)
+    return build("entering and leaving", walkers, 120, seed=14 + 100 * seed)
 
 
-def missing_keypoints(bank):
-    rng = np.random.default_rng(5)
+def missing_keypoints(bank, seed=0):
+    rng = np.random.default_rng(5 + 100 * seed)
     walkers = _walkers(bank, rng, 5, height=[200] * 5,
                        start=[(150 + 200 * i, 200 + 80 * (i % 3)) for i in range(5)],
                        velocity=[(4, 1), (-3, 2), (5, -1), (-4, 0), (3, 3)])
-    return build("missing keypoints 30 %", walkers, 100, seed=15, missing=0.3)
+    return build("missing keypoints 30 %", walkers, 100, seed=15 + 100 * seed, missing=0.3)
 
 
-def jitter(bank):
-    rng = np.random.default_rng(6)
+def jitter(bank, seed=0):
+    rng = np.random.default_rng(6 + 100 * seed)
     walkers = _walkers(bank, rng, 5, height=[180] * 5,
                        start=[(300 + 130 * i, 330 + 30 * (i % 2)) for i in range(5)],
                        velocity=[(3, 0)] * 5)
-    return build("group, jitter 8 px", walkers, 100, seed=16, jitter=8.0)
+    return build("group, jitter 8 px", walkers, 100, seed=16 + 100 * seed, jitter=8.0)
 
 
-def dropout(bank):
-    rng = np.random.default_rng(7)
+def dropout(bank, seed=0):
+    rng = np.random.default_rng(7 + 100 * seed)
     walkers = _walkers(bank, rng, 6, height=[200] * 6,
                        start=[(100 + 200 * i, 250 + 200 * (i % 2)) for i in range(6)],
                        velocity=[(5, 0), (-5, 0)] * 3)
-    return build("detection dropout 25 %", walkers, 100, seed=17, dropout=0.25)
+    return build("detection dropout 25 %", walkers, 100, seed=17 + 100 * seed, dropout=0.25)
 
 
-def false_poses(bank):
-    rng = np.random.default_rng(8)
+def false_poses(bank, seed=0):
+    rng = np.random.default_rng(8 + 100 * seed)
     walkers = _walkers(bank, rng, 4, height=[210] * 4,
                        start=[(150, 200), (1100, 250), (150, 520), (1100, 560)],
                        velocity=[(8, 0), (-8, 0), (7, 0), (-7, 0)])
-    return build("false poses 1 per frame", walkers, 100, seed=18, false_rate=1.0,
+    return build("false poses 1 per frame", walkers, 100, seed=18 + 100 * seed, false_rate=1.0,
                  shape_bank=bank)
 
 
-def fast(bank):
-    rng = np.random.default_rng(9)
+def fast(bank, seed=0):
+    rng = np.random.default_rng(9 + 100 * seed)
     walkers = _walkers(bank, rng, 4, height=[160] * 4,
                        start=[(100, 200), (1180, 260), (100, 500), (1180, 560)],
                        velocity=[(30, 0), (-30, 0), (26, 2), (-26, -2)])
-    return build("fast (half frame rate)", walkers, 40, seed=19)
+    return build("fast (half frame rate)", walkers, 40, seed=19 + 100 * seed)
 
 
-def stop_and_go(bank):
-    rng = np.random.default_rng(10)
+def stop_and_go(bank, seed=0):
+    rng = np.random.default_rng(10 + 100 * seed)
     walkers = _walkers(bank, rng, 4, height=[200] * 4,
                        start=[(200, 250), (500, 260), (800, 500), (1100, 480)],
                        velocity=[(6, 0), (-6, 0), (0, 0), (-5, 0)],
                        turns=[((30, (0, 0)), (60, (-6, 0))), ((25, (6, 0)), (50, (0, 0))),
                               ((20, (-8, 0)), (55, (8, 0))), ((40, (5, 0)),)])
-    return build("stop, go, reverse", walkers, 100, seed=20)
+    return build("stop, go, reverse", walkers, 100, seed=20 + 100 * seed)
 
 
-def crowd(bank):
-    rng = np.random.default_rng(11)
+def crowd(bank, seed=0):
+    rng = np.random.default_rng(11 + 100 * seed)
     n = 10
     walkers = _walkers(
         bank, rng, n, height=list(rng.uniform(150, 240, n)),
         start=[tuple(rng.uniform([100, 120], [1180, 600])) for _ in range(n)],
         velocity=[tuple(rng.normal(0, 5, 2)) for _ in range(n)],
         first=list(rng.integers(0, 30, n)))
-    return build("crowd (all failures)", walkers, 120, seed=21, jitter=3.0, missing=0.1,
-                 dropout=0.1, false_rate=0.2, shape_bank=bank)
+    return build("crowd (all failures)", walkers, 120, seed=21 + 100 * seed, jitter=3.0,
+                 missing=0.1, dropout=0.1, false_rate=0.2, shape_bank=bank)
+
+
+def small(bank, seed=0):
+    rng = np.random.default_rng(12 + 100 * seed)
+    n = 8
+    walkers = _walkers(
+        bank, rng, n, height=list(rng.uniform(60, 100, n)),
+        start=[tuple(rng.uniform([100, 100], [1180, 620])) for _ in range(n)],
+        velocity=[tuple(rng.normal(0, 4, 2)) for _ in range(n)])
+    return build("small people (60-100 px), jitter 3 px, left/right swaps", walkers, 100,
+                 seed=22 + 100 * seed, jitter=3.0, missing=0.15, dropout=0.05, swaps=0.1)
 
 
 SCENARIOS: dict[str, Callable[[list[np.ndarray]], Scenario]] = {
     "parallel": parallel,
     "crossing": crossing,
-    "hidden_short": lambda bank: hidden(bank, BUFFER - 10, f"hidden {BUFFER - 10} frames"),
-    "hidden_long": lambda bank: hidden(bank, BUFFER + 10, f"hidden {BUFFER + 10} frames"),
+    "hidden_short": lambda bank, seed=0: hidden(bank, BUFFER - 10, f"hidden {BUFFER - 10} frames",
+                                                seed),
+    "hidden_long": lambda bank, seed=0: hidden(bank, BUFFER + 10, f"hidden {BUFFER + 10} frames",
+                                               seed),
     "enter_leave": enter_leave,
     "missing_keypoints": missing_keypoints,
     "jitter": jitter,
@@ -310,6 +327,7 @@ SCENARIOS: dict[str, Callable[[list[np.ndarray]], Scenario]] = {
     "false_poses": false_poses,
     "fast": fast,
     "stop_and_go": stop_and_go,
+    "small": small,
     "crowd": crowd,
 }
 

@@ -5,6 +5,7 @@ Public functions (all pure NumPy; `points` are (N, K, D) coordinates, `present` 
     box_scale(boxes) -> (N,)                         OKS scale s²: area (2D) / largest face (3D)
     box_iou(boxes_a, boxes_b) -> (Na, Nb)            intersection over union of axis-aligned boxes
     oks(points_a, present_a, points_b, present_b, sigmas, scale, min_common=1) -> (Na, Nb)
+    mirror_index(part_names) -> (K,)                 each part's left/right counterpart
 
 OKS (COCO's object keypoint similarity): for two people and the keypoints present in both,
 `exp(-d² / (2 s² k²))` with `k = 2 σ` per part and `s²` the scale, averaged over those keypoints.
@@ -18,6 +19,18 @@ from __future__ import annotations
 import numpy as np
 
 _TINY = 1e-9
+
+
+def mirror_index(part_names: tuple[str, ...]) -> np.ndarray:
+    """(K,) index of each part's mirror image: `L<Name>` <-> `R<Name>` (the tables' naming),
+    every other part maps to itself."""
+    index = list(range(len(part_names)))
+    for k, name in enumerate(part_names):
+        if len(name) > 1 and name[0] in "LR" and name[1].isupper():
+            twin = ("R" if name[0] == "L" else "L") + name[1:]
+            if twin in part_names:
+                index[k] = part_names.index(twin)
+    return np.array(index, np.int64)
 
 
 def point_boxes(points: np.ndarray, present: np.ndarray) -> np.ndarray:

@@ -10,9 +10,11 @@ Rules (issue #11; basis doc §4.2, §4.5):
   `S = oks_weight · OKS + (1 - oks_weight) · IoU` between the detection and the track's
   *predicted* pose: OKS over the keypoints present in both (per-part σ from the model's part
   names, `jaxpose.specs.sigmas`; scale s² = the larger of the two keypoint-box areas; divided by at
-  least `min_common_keypoints` keypoints) and IoU of the two keypoint boxes. Pairs with
-  S < `min_similarity` are gated out; the rest are assigned globally, maximising the summed S
-  (`scipy.optimize.linear_sum_assignment`).
+  least `min_common_keypoints` keypoints; the better of the detection as given and with its left
+  and right parts exchanged) and IoU of the two keypoint boxes. Pairs with
+  S < `min_similarity` are gated out; the rest are assigned globally, maximising the summed
+  margin S - min_similarity (`scipy.optimize.linear_sum_assignment`; a gated-out pair costs the
+  same as no match, so one strong match is never traded for several weak ones).
 - Motion model: constant velocity. A track carries each keypoint's last observed position and
   time and one body velocity (the median over keypoints of their displacement per time unit
   between observations, exponentially averaged with weight `velocity_smoothing`); a keypoint is
@@ -43,10 +45,9 @@ from jaxpose.errors import InputError
 from jaxpose.poses import UNTRACKED
 from jaxpose.specs import get_spec
 from jaxpose.specs.sigmas import part_sigmas
-from jaxpose.track.similarity import box_iou, box_scale, oks, point_boxes
+from jaxpose.track.similarity import box_iou, box_scale, mirror_index, oks, point_boxes
 
 DEFAULT_SIGMA = 0.079  # σ used for every part when neither sigmas nor a model name is known
-_NO_MATCH = 1e6
 MOTION_MODELS = ("constant_velocity", "none")
 
 
@@ -91,21 +92,25 @@ class Tracker:
 
     Parameters (defaults in brackets):
         oks_weight [0.7]: weight of OKS in the similarity; 1 - oks_weight goes to box IoU.
-        min_similarity [0.25]: gate; pairs less similar than this are never matched.
+        min_similarity [0.1]: gate; pairs less similar than this are never matched.
         buffer_frames [30]: updates a track survives unmatched (a hidden person keeps their id).
         motion_model ["constant_velocity"]: or "none" (predict the last observed position).
         velocity_smoothing [0.5]: weight of the newest velocity measurement, in (0, 1].
         min_common_keypoints [3]: OKS divides by at least this many common keypoints.
         min_keypoints [1]: detections with fewer present keypoints get id -1.
+        mirror_invariant [True]: also score each detection with its left and right parts
+            exchanged and keep the better OKS (detectors swap sides on small people); needs part
+            names (`model` or the input's `.model`).
         sigmas [None]: (K,) per-part OKS σ; default from `model` or the input's `.model`
             (`jaxpose.specs.sigmas`), else 0.079 for every part.
         model [None]: body model name whose part names give the σ.
     """
 
-    def __init__(self, *, oks_weight: float = 0.7, min_similarity: float = 0.25,
+    def __init__(self, *, oks_weight: float = 0.7, min_similarity: float = 0.1,
                  buffer_frames: int = 30, motion_model: str = "constant_velocity",
                  velocity_smoothing: float = 0.5, min_common_keypoints: int = 3,
-                 min_keypoints: int = 1, sigmas: Any = None, model: str | None = None) -> None:
+                 min_keypoints: int = 1, mirror_invariant: bool = True, sigmas: Any = None,
+                 model: str | None = None) -> None:
         if not 0.0 <= oks_weight <= 1.0:
             raise InputError(f"oks_weight must lie in [0, 1], got {oks_weight}")
         if not 0.0 <= min_similarity <= 1.0:
@@ -126,6 +131,7 @@ class Tracker:
         self.velocity_smoothing = float(velocity_smoothing)
         self.min_common_keypoints = int(min_common_keypoints)
         self.min_keypoints = int(min_keypoints)
+        self.mirror_invariant = bool(mirror_invariant)
         self.model = model
         self._given_sigmas = None if sigmas is None else np.asarray(sigmas, np.float64)
         self.reset()
@@ -141,6 +147,7 @@ class Tracker:
         self._timed: bool | None = None
         self._shape: tuple[int, int] | None = None
         self._sigmas: np.ndarray | None = self._given_sigmas
+        self._mirror: np.ndarray | None = None
 
     @property
     def next_id(self) -> int:
@@ -238,15 +245,24 @@ class Tracker:
         return t
 
     def _resolve_sigmas(self, num_parts: int, model: str | None) -> np.ndarray:
-        if self._sigmas is None:
+        """The per-part σ (and, once, the left/right mirror map) for this tracker's model."""
+        if self._sigmas is None or self._mirror is None:
             name = self.model or model
+            spec = None
             if name is not None:
                 try:
-                    self._sigmas = part_sigmas(get_spec(name))
+                    spec = get_spec(name)
+                except KeyError as exc:
+                    raise InputError(f"tracking: {exc.args[0]}") from None
+            if self._sigmas is None:
+                try:
+                    self._sigmas = (part_sigmas(spec) if spec is not None
+                                    else np.full(num_parts, DEFAULT_SIGMA))
                 except KeyError as exc:
                     raise InputError(f"tracking: {exc.args[0]}; pass Tracker(sigmas=...)") from None
-            else:
-                self._sigmas = np.full(num_parts, DEFAULT_SIGMA)
+            names = spec.part_names if spec is not None else ()
+            self._mirror = (mirror_index(names) if self.mirror_invariant and len(names) == num_parts
+                            else np.arange(num_parts))
         if self._sigmas.shape != (num_parts,):
             raise InputError(f"tracking: {self._sigmas.shape[0]} OKS sigmas for {num_parts} "
                              f"keypoints per person; pass one sigma per keypoint")
@@ -261,6 +277,11 @@ class Tracker:
         scale = np.maximum(box_scale(det_boxes)[:, None], box_scale(track_boxes)[None, :])
         similarity = oks(points, present, track_points, track_known, sigmas, scale,
                          self.min_common_keypoints)
+        mirror = self._mirror
+        if mirror is not None and np.any(mirror != np.arange(len(mirror))):
+            swapped = oks(points[:, mirror], present[:, mirror], track_points, track_known,
+                          sigmas, scale, self.min_common_keypoints)
+            np.maximum(similarity, swapped, out=similarity)
         if self.oks_weight < 1.0:
             similarity = (self.oks_weight * similarity
                           + (1.0 - self.oks_weight) * box_iou(det_boxes, track_boxes))
@@ -271,7 +292,9 @@ class Tracker:
         """Globally optimal (detection, track row) pairs that pass the gate, as two arrays."""
         similarity = self._similarity(points, present, t, sigmas)
         allowed = similarity >= self.min_similarity
-        cost = np.where(allowed, 1.0 - similarity, _NO_MATCH)
+        # Maximise the summed margin above the gate; a gated-out pair costs 0, like leaving
+        # both unmatched, so the solver never trades a strong match for more weak ones.
+        cost = np.where(allowed, self.min_similarity - similarity, 0.0)
         rows, cols = linear_sum_assignment(cost)
         ok = allowed[rows, cols]
         return rows[ok].astype(np.int64), cols[ok].astype(np.int64)
