@@ -20,7 +20,7 @@ from jaxpose.poses import Poses
 from jaxpose.specs import COCO as COCO_SPEC
 from jaxpose.specs.sigmas import part_sigmas
 from jaxpose.track import Tracker, track_stream
-from jaxpose.track.similarity import box_iou, box_scale, oks, point_boxes
+from jaxpose.track.similarity import box_iou, box_scale, near_pairs, oks, point_boxes
 from track_peers import GreedyIoU, LightweightOpenPose
 from track_scenarios import (
     BUFFER, SCENARIOS, Walker, build, hidden, run_tracker, score, score_many, shapes,
@@ -156,6 +156,20 @@ def test_assignment_is_global_not_greedy():
     np.testing.assert_array_equal(tracker.update(np.stack([person(0), person(40)])), [0, 1])
     got = tracker.update(np.stack([person(18), person(1)]))
     np.testing.assert_array_equal(got, [1, 0])
+
+
+def test_one_strong_match_is_never_traded_for_several_weak_ones(monkeypatch):
+    """Detection 0 is clearly track 0 (S = 0.9); detection 1 is weakly like track 0 (0.12), and
+    detection 0 weakly like track 1 (0.15). Maximising the number of gated matches would give
+    0 -> 1 and 1 -> 0; the rule (maximise the summed margin above the gate 0.1) gives 0 -> 0 and
+    a new id for detection 1."""
+    tracker = Tracker()
+    people = np.ones((2, 18, 3))
+    people[1, :, 0] += 500
+    np.testing.assert_array_equal(tracker.update(people), [0, 1])
+    monkeypatch.setattr(tracker, "_similarity",
+                        lambda *args: np.array([[0.9, 0.15], [0.12, 0.0]]))
+    np.testing.assert_array_equal(tracker.update(people), [0, 2])
 
 
 def test_people_without_enough_keypoints_are_untracked_and_empty_frames_are_fine():
@@ -297,6 +311,14 @@ def test_boxes_iou_and_scale_by_hand():
     cubes = np.array([[[0, 0, 0], [2, 2, 2]], [[1, 1, 1], [3, 3, 3]]], np.float64)
     np.testing.assert_allclose(box_iou(cubes[:1], cubes[1:]), [[1 / 15]])  # 1 / (8 + 8 - 1)
     np.testing.assert_array_equal(box_scale(np.array([[[0, 0, 0], [1, 5, 3]]], float)), [15])
+
+
+def test_near_pairs_keeps_boxes_within_reach():
+    boxes = np.array([[[0, 0], [10, 10]], [[30, 0], [40, 10]], [[15, 0], [25, 10]]], float)
+    scale = np.full((3, 3), 100.0)   # s = 10: reach 2 -> centres within 20
+    rows, cols = near_pairs(boxes, boxes, scale)
+    assert set(zip(rows.tolist(), cols.tolist())) == {
+        (0, 0), (1, 1), (2, 2), (0, 2), (2, 0), (1, 2), (2, 1)}   # 0 and 1 are 30 apart
 
 
 def test_sigmas_come_from_the_published_tables():

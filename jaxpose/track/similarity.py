@@ -5,6 +5,9 @@ Public functions (all pure NumPy; `points` are (N, K, D) coordinates, `present` 
     box_scale(boxes) -> (N,)                         OKS scale s²: area (2D) / largest face (3D)
     box_iou(boxes_a, boxes_b) -> (Na, Nb)            intersection over union of axis-aligned boxes
     oks(points_a, present_a, points_b, present_b, sigmas, scale, min_common=1) -> (Na, Nb)
+    paired_oks(points_a, present_a, points_b, present_b, sigmas, scale, min_common=1) -> (P,)
+                                                     the same for P given pairs (row i with row i)
+    near_pairs(boxes_a, boxes_b, scale, reach=2.0) -> (rows, cols)   pairs worth scoring
     mirror_index(part_names) -> (K,)                 each part's left/right counterpart
 
 OKS (COCO's object keypoint similarity): for two people and the keypoints present in both,
@@ -71,6 +74,20 @@ def box_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
     return iou
 
 
+def paired_oks(points_a: np.ndarray, present_a: np.ndarray, points_b: np.ndarray,
+               present_b: np.ndarray, sigmas: np.ndarray, scale: np.ndarray,
+               min_common: int = 1) -> np.ndarray:
+    """(P,) OKS of person a[i] with person b[i] (arrays (P, K, D), (P, K)); scale (P,) s²."""
+    diff = np.asarray(points_a, np.float64) - np.asarray(points_b, np.float64)
+    d2 = np.einsum("pkd,pkd->pk", diff, diff)
+    common = np.asarray(present_a, bool) & np.asarray(present_b, bool)
+    inv_k2 = 1.0 / (2.0 * (2.0 * np.asarray(sigmas, np.float64)) ** 2)
+    d2 *= (-1.0 / np.maximum(scale, _TINY))[:, None]
+    d2 *= inv_k2
+    similarity = np.where(common, np.exp(d2), 0.0)
+    return similarity.sum(axis=-1) / np.maximum(common.sum(axis=-1), max(1, int(min_common)))
+
+
 def oks(points_a: np.ndarray, present_a: np.ndarray, points_b: np.ndarray,
         present_b: np.ndarray, sigmas: np.ndarray, scale: np.ndarray,
         min_common: int = 1) -> np.ndarray:
@@ -79,16 +96,23 @@ def oks(points_a: np.ndarray, present_a: np.ndarray, points_b: np.ndarray,
     sigmas: (K,) per-part σ; scale: (Na, Nb) s² for each pair (e.g. an area, image units²).
     A pair with no common keypoint scores 0.
     """
-    a = np.asarray(points_a, np.float64)
-    b = np.asarray(points_b, np.float64)
-    d2 = np.zeros((a.shape[0], b.shape[0], a.shape[1]))
-    for axis in range(a.shape[-1]):  # per coordinate: cheaper than a (Na, Nb, K, D) array
-        diff = a[:, None, :, axis] - b[None, :, :, axis]
-        d2 += diff * diff
-    common = np.asarray(present_a, bool)[:, None] & np.asarray(present_b, bool)[None]
-    inv_k2 = 1.0 / (2.0 * (2.0 * np.asarray(sigmas, np.float64)) ** 2)
-    d2 *= (-1.0 / np.maximum(scale, _TINY))[..., None]
-    d2 *= inv_k2
-    similarity = np.where(common, np.exp(d2), 0.0)
-    count = common.sum(axis=-1)
-    return similarity.sum(axis=-1) / np.maximum(count, max(1, int(min_common)))
+    na, nb = len(points_a), len(points_b)
+    rows, cols = np.divmod(np.arange(na * nb), nb)
+    a, b = np.asarray(points_a), np.asarray(points_b)
+    pa, pb = np.asarray(present_a), np.asarray(present_b)
+    values = paired_oks(a[rows], pa[rows], b[cols], pb[cols], sigmas,
+                        np.broadcast_to(scale, (na, nb)).ravel(), min_common)
+    return values.reshape(na, nb)
+
+
+def near_pairs(boxes_a: np.ndarray, boxes_b: np.ndarray, scale: np.ndarray,
+               reach: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) of the box pairs whose centres lie within `reach` · s of each other (s² the
+    pair's scale). Farther pairs are not worth scoring: their boxes do not overlap and their
+    keypoints lie about that far apart too, where even the widest part (hips, k = 0.214) has
+    exp(-d² / (2 s² k²)) < exp(-2² / 0.092) ~ 1e-19."""
+    centre_a = boxes_a.mean(axis=1)
+    centre_b = boxes_b.mean(axis=1)
+    gap = centre_a[:, None] - centre_b[None]
+    dist2 = np.einsum("abd,abd->ab", gap, gap)
+    return np.nonzero(dist2 <= reach * reach * np.maximum(scale, _TINY))

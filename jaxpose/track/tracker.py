@@ -45,7 +45,9 @@ from jaxpose.errors import InputError
 from jaxpose.poses import UNTRACKED
 from jaxpose.specs import get_spec
 from jaxpose.specs.sigmas import part_sigmas
-from jaxpose.track.similarity import box_iou, box_scale, mirror_index, oks, point_boxes
+from jaxpose.track.similarity import (
+    box_iou, box_scale, mirror_index, near_pairs, paired_oks, point_boxes,
+)
 
 DEFAULT_SIGMA = 0.079  # σ used for every part when neither sigmas nor a model name is known
 MOTION_MODELS = ("constant_velocity", "none")
@@ -270,21 +272,31 @@ class Tracker:
 
     def _similarity(self, points: np.ndarray, present: np.ndarray, t: float,
                     sigmas: np.ndarray) -> np.ndarray:
-        """(N detections, M tracks) similarity S."""
+        """(N detections, M tracks) similarity S (0 for pairs too far apart to matter)."""
         track_points, track_known = self._tracks.predict(t)
         det_boxes = point_boxes(points, present)
         track_boxes = point_boxes(track_points, track_known)
         scale = np.maximum(box_scale(det_boxes)[:, None], box_scale(track_boxes)[None, :])
-        similarity = oks(points, present, track_points, track_known, sigmas, scale,
-                         self.min_common_keypoints)
+        rows, cols = near_pairs(det_boxes, track_boxes, scale)
+        det_points, det_present = points[rows], present[rows]
+        ref_points, ref_known, pair_scale = track_points[cols], track_known[cols], scale[rows, cols]
         mirror = self._mirror
-        if mirror is not None and np.any(mirror != np.arange(len(mirror))):
-            swapped = oks(points[:, mirror], present[:, mirror], track_points, track_known,
-                          sigmas, scale, self.min_common_keypoints)
-            np.maximum(similarity, swapped, out=similarity)
+        swap = mirror is not None and bool(np.any(mirror != np.arange(len(mirror))))
+        if swap:  # score each pair as given and left/right exchanged, in one call
+            det_points = np.concatenate([det_points, det_points[:, mirror]])
+            det_present = np.concatenate([det_present, det_present[:, mirror]])
+            ref_points = np.concatenate([ref_points, ref_points])
+            ref_known = np.concatenate([ref_known, ref_known])
+            pair_scale = np.concatenate([pair_scale, pair_scale])
+        score = paired_oks(det_points, det_present, ref_points, ref_known, sigmas, pair_scale,
+                           self.min_common_keypoints)
+        if swap:
+            score = np.maximum(score[:len(rows)], score[len(rows):])
+        similarity = np.zeros(scale.shape)
+        similarity[rows, cols] = score
         if self.oks_weight < 1.0:
-            similarity = (self.oks_weight * similarity
-                          + (1.0 - self.oks_weight) * box_iou(det_boxes, track_boxes))
+            similarity *= self.oks_weight
+            similarity += (1.0 - self.oks_weight) * box_iou(det_boxes, track_boxes)
         return similarity
 
     def _associate(self, points: np.ndarray, present: np.ndarray, t: float,
