@@ -256,3 +256,23 @@ def test_draw_ids_writes_the_label_in_the_id_colour_above_the_box():
     rendered = render_pose(image, poses, color_by_id=True, draw_ids=True)
     assert (np.abs(rendered[: int(y)].astype(int) - id_color(12)).sum(-1) < 60).sum() > 5
     assert not draw_id_labels(image, _one_person(200, -1)).any()               # untracked: none
+
+
+def test_plot_colours_by_id_and_labels_the_person():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from jaxpose.render.plot import plot
+
+    fig, ax = plt.subplots()
+    plot(None, _one_person(200, 5), ax, color_by_id=True)
+    colour = np.array(id_color(5)) / 255.0
+    assert ax.lines and all(np.allclose(matplotlib.colors.to_rgb(line.get_color()), colour)
+                            for line in ax.lines)
+    assert [t.get_text() for t in ax.texts] == ["5"]
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    plot(None, _one_person(200, 5), ax)   # default: the table's colours, no label
+    assert not ax.texts and not np.allclose(matplotlib.colors.to_rgb(ax.lines[0].get_color()), colour)
+    plt.close(fig)
