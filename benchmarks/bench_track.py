@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO / "tests"))  # the scenario set and the peers' rules
 
 from track_peers import GreedyIoU, LightweightOpenPose  # noqa: E402
 from track_scenarios import (  # noqa: E402
-    SCENARIOS, Walker, build, run_tracker, score, score_many, shapes,
+    SCENARIOS, Walker, build, run_tracker, score_many, shapes,
 )
 
 MEDIA = REPO.parent / "shared" / "media"

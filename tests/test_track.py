@@ -23,7 +23,7 @@ from jaxpose.track import Tracker, track_stream
 from jaxpose.track.similarity import box_iou, box_scale, near_pairs, oks, point_boxes
 from track_peers import GreedyIoU, LightweightOpenPose
 from track_scenarios import (
-    BUFFER, SCENARIOS, Walker, build, hidden, run_tracker, score, score_many, shapes,
+    SCENARIOS, Walker, build, hidden, run_tracker, score, score_many, shapes,
 )
 
 
