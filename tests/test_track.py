@@ -373,7 +373,7 @@ def test_bad_input_is_a_clear_error():
         tracker.update(np.ones((1, 25, 3)), 2.0)
     with pytest.raises(InputError, match="Poses"):
         tracker.update([1, 2, 3])
-    for bad in ({"oks_weight": 2}, {"min_similarity": -1}, {"buffer_frames": -1},
+    for bad in ({"oks_weight": 2}, {"min_similarity": 0}, {"buffer_frames": -1},
                 {"motion_model": "kalman9"}, {"velocity_smoothing": 0}, {"min_keypoints": 0}):
         with pytest.raises(InputError):
             Tracker(**bad)

@@ -238,6 +238,10 @@ def test_without_fps_time_counts_frames_and_says_so():
             warnings.simplefilter("ignore", NoFpsWarning)
             butterworth_smooth(series, cutoff=6.0)
     frames, *_ = _tracked_frames()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        smooth_tracks(frames, "butterworth", cutoff=0.1)
+    assert [type(w.message) for w in caught] == [NoFpsWarning]   # once per call, not per track
     smoother = OneEuroSmoother()
     with pytest.warns(NoFpsWarning):
         smoother.update(frames[0])

@@ -51,6 +51,7 @@ from jaxpose.track.similarity import (
 
 DEFAULT_SIGMA = 0.079  # σ used for every part when neither sigmas nor a model name is known
 MOTION_MODELS = ("constant_velocity", "none")
+_TIE = 1e-9  # a pair exactly at the gate still beats no match
 
 
 @dataclasses.dataclass
@@ -115,8 +116,8 @@ class Tracker:
                  model: str | None = None) -> None:
         if not 0.0 <= oks_weight <= 1.0:
             raise InputError(f"oks_weight must lie in [0, 1], got {oks_weight}")
-        if not 0.0 <= min_similarity <= 1.0:
-            raise InputError(f"min_similarity must lie in [0, 1], got {min_similarity}")
+        if not 0.0 < min_similarity <= 1.0:
+            raise InputError(f"min_similarity must lie in (0, 1], got {min_similarity}")
         if int(buffer_frames) != buffer_frames or buffer_frames < 0:
             raise InputError(f"buffer_frames must be an integer >= 0, got {buffer_frames}")
         if motion_model not in MOTION_MODELS:
@@ -306,7 +307,7 @@ class Tracker:
         allowed = similarity >= self.min_similarity
         # Maximise the summed margin above the gate; a gated-out pair costs 0, like leaving
         # both unmatched, so the solver never trades a strong match for more weak ones.
-        cost = np.where(allowed, self.min_similarity - similarity, 0.0)
+        cost = np.where(allowed, self.min_similarity - similarity - _TIE, 0.0)
         rows, cols = linear_sum_assignment(cost)
         ok = allowed[rows, cols]
         return rows[ok].astype(np.int64), cols[ok].astype(np.int64)
