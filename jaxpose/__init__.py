@@ -28,6 +28,7 @@ _EXPORTS = {
     "specs": "jaxpose.specs",
     "JaxposeError": "jaxpose.errors",
     "to_layout": "jaxpose.io.layout",
+    "Tracker": "jaxpose.track.tracker",
 }
 
 __all__ = sorted(_EXPORTS)

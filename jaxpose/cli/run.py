@@ -29,6 +29,7 @@ from jaxpose.io.progress import Progress, RunStats, format_saved, format_summary
 from jaxpose.options.check import check_options, per_frame_dirs
 from jaxpose.stream import Result, run_stream
 from jaxpose.stream.outputs import Outputs
+from jaxpose.stream.stages import OFFLINE_SMOOTHERS, check_tracking_options, smooth_offline, tracking_enabled, tracking_stages
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
@@ -161,9 +162,22 @@ class Reporter:
             self.progress.write(f"jaxpose: note: {message}")
 
 
-def stages_for(options: Options, source: readers.Source) -> list:
-    """The per-frame stages after assembly for this input (tracking, smoothing, 3D plug in here)."""
-    return []
+def capture_position(source: Any) -> Callable[[int], int]:
+    """A result's stream index -> the frame's position in the input (frame selection applied)."""
+    selection = getattr(source, "selection", None)
+    if selection is None:
+        return lambda index: index
+    return lambda index: selection.first + index * selection.step
+
+
+def input_name(source: Any, label: str) -> str:
+    """The name of one input: the video's or folder's stem, or the label (cameras)."""
+    path = getattr(source, "path", None)
+    return Path(path).stem if path is not None else label.replace(" ", "_")
+
+
+def _needs_images(options: Options) -> bool:
+    return bool(options.write_images or options.write_video)
 
 
 def process(options: Options, pipeline: Any, inputs: list[InputSpec], stderr: TextIO) -> int:
@@ -172,7 +186,7 @@ def process(options: Options, pipeline: Any, inputs: list[InputSpec], stderr: Te
     stop_after = int(os.environ.get(STOP_AFTER_ENV, "0") or 0)
     interrupted: KeyboardInterrupt | None = None
     try:
-        outputs = Outputs(options)
+        outputs = Outputs(options, every_frame=tracking_enabled(options))
     except (JaxposeError, OSError) as error:
         print(f"jaxpose: error: cannot create the outputs: {error}", file=stderr)
         return EXIT_FAILURES
@@ -193,17 +207,28 @@ def process(options: Options, pipeline: Any, inputs: list[InputSpec], stderr: Te
                     continue
                 progress.add_total(source.total)
                 still = isinstance(source, (readers.ImageFolderSource, readers.ImageFileSource))
+                if tracking_enabled(options) and still:
+                    report.note(f"{spec.label}: ids follow people across these images in file order; "
+                                "ids are per video, so for unrelated photos they mean nothing.")
+                if tracking_enabled(options) and source.fps is None and options.smooth in ("one_euro", "butterworth"):
+                    report.note(f"{spec.label}: no frame rate, so --smooth {options.smooth} counts time in "
+                                "frames (cutoffs in cycles per frame).")
+                outputs.start_input(input_name(source, spec.label))
                 results = run_stream(
                     source.frames(skip=outputs.done), pipeline.for_stream(still), pipeline.params,
-                    batch=options.batch, stages=stages_for(options, source),
+                    batch=options.batch,
+                    stages=tracking_stages(options, source.fps, capture_position(source)),
                     threads=not options.disable_multi_thread)
                 try:
+                    if options.smooth in OFFLINE_SMOOTHERS:
+                        results = _smoothed_whole_input(results, spec, options, source.fps)
                     for result in results:
                         _write(result, outputs, source.fps, stats, report, progress)
                         if stop_after and stats.frames >= stop_after:
                             raise KeyboardInterrupt
                 finally:
                     results.close()
+                outputs.end_input()
         except KeyboardInterrupt as stop:
             interrupted = stop
         finally:
@@ -237,6 +262,33 @@ def process(options: Options, pipeline: Any, inputs: list[InputSpec], stderr: Te
         if saved and stats.frames:
             print(saved, file=stderr)
     return EXIT_FAILURES if stats.failures else EXIT_OK
+
+
+def _smoothed_whole_input(results: Iterator[Result], spec: InputSpec, options: Options,
+                          fps: float | None) -> Iterator[Result]:
+    """`--smooth savgol|butterworth`: every frame of the input first (poses only, images
+    dropped), smoothed per person, then the results again with their images read a second time
+    when something is rendered."""
+    try:
+        collected = [result.replace(image=None, images=None) for result in results]
+    finally:
+        results.close()
+    smoothed = smooth_offline(collected, options, fps)
+    if not _needs_images(options):
+        yield from smoothed
+        return
+    frames = spec.open().frames()
+    try:
+        for result in smoothed:
+            if result.ok:
+                for item in frames:
+                    if item.name == result.name:
+                        result = result.replace(image=getattr(item, "image", None),
+                                                images=getattr(item, "images", None))
+                        break
+            yield result
+    finally:
+        frames.close()
 
 
 def _write(result: Result, outputs: Outputs, fps: float | None, stats: RunStats, report: Reporter,
@@ -280,7 +332,9 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
             print(f"jaxpose {jaxpose.__version__}", file=stdout)
             return EXIT_OK
         inputs = plan_inputs(options)
-        notes = check_options(options)
+        notes = check_options(options) + check_tracking_options(options)
+        if options.write_posetrack and not tracking_enabled(options):
+            raise UsageError("--write_posetrack needs --tracking 0 (PoseTrack files hold person ids).")
         Outputs.validate(options)
         check_name_collisions(options)
     except UsageError as error:

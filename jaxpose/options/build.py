@@ -191,6 +191,8 @@ def render(image_rgb: np.ndarray, poses: Poses, options: Mapping[str, Any]) -> n
         face_render_threshold=options["face_render_threshold"],
         alpha_pose=1.0 if mode == 1 else options["alpha_pose"],
         disable_blending=options["disable_blending"],
+        color_by_id=bool(options.get("render_ids", False)),
+        draw_ids=bool(options.get("render_ids", False)),
     )
 
 

@@ -128,12 +128,15 @@ def _probe_file(flag: str, file: str) -> None:
 class Outputs:
     """The files of one run, per the flag values in `options` (attribute or mapping access)."""
 
-    def __init__(self, options: Any) -> None:
+    def __init__(self, options: Any, every_frame: bool = False) -> None:
+        """every_frame: each frame's poses are needed even when its files exist (tracking)."""
         self.options = options if not isinstance(options, Mapping) else Options(**options)
         o = self.options
         self.dirs = per_frame_dirs(o)
         self.skip_existing = o.skip_existing
+        self.every_frame = every_frame
         self.coco = None
+        self.posetrack = None
         self.video: VideoWriter | None = None
         if o.write_coco_json:
             from jaxpose.io.writers.coco_json import CocoJsonWriter
@@ -145,7 +148,8 @@ class Outputs:
         """Every destination writable, checked before the first frame (UsageError naming it)."""
         o = options if not isinstance(options, Mapping) else Options(**options)
         for flag, folder in (("write_json", o.write_json), ("write_images", o.write_images),
-                             ("write_keypoint", o.write_keypoint), ("write_heatmaps", o.write_heatmaps)):
+                             ("write_keypoint", o.write_keypoint), ("write_heatmaps", o.write_heatmaps),
+                             ("write_posetrack", getattr(o, "write_posetrack", ""))):
             if folder:
                 _probe_folder(flag, folder)
         for flag, file in (("write_video", o.write_video), ("write_coco_json", o.write_coco_json)):
@@ -154,7 +158,22 @@ class Outputs:
 
     @property
     def run_level(self) -> bool:
-        return bool(self.options.write_coco_json or self.options.write_video)
+        """Files that need every frame's poses (so --skip_existing cannot skip frames)."""
+        return bool(self.options.write_coco_json or self.options.write_video or self.every_frame)
+
+    def start_input(self, name: str) -> None:
+        """Files kept per input: a PoseTrack sequence file `<write_posetrack>/<name>.json`."""
+        self.end_input()
+        folder = getattr(self.options, "write_posetrack", "")
+        if folder:
+            from jaxpose.io.writers.posetrack import PoseTrackWriter
+
+            self.posetrack = PoseTrackWriter(Path(folder) / f"{name}.json", sequence=name)
+
+    def end_input(self) -> None:
+        if self.posetrack is not None:
+            self.posetrack.close()
+            self.posetrack = None
 
     @property
     def per_frame(self) -> bool:
@@ -230,6 +249,8 @@ class Outputs:
             self.video.add(rendered, name)
         if self.coco is not None:
             self.coco.add(name, saved)
+        if self.posetrack is not None:
+            self.posetrack.add(name, poses)
 
     def _video_fps(self, source_fps: float | None) -> float:
         if self.options.write_video_fps > 0:
@@ -239,6 +260,7 @@ class Outputs:
     def close(self) -> None:
         """Finish the run-level files (also after an error, Ctrl-C or SIGTERM)."""
         try:
+            self.end_input()
             if self.coco is not None:
                 self.coco.close()
         finally:

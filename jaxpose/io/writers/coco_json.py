@@ -11,7 +11,8 @@ Public functions and classes:
 
 Entries: one per person with at least one keypoint of the variant scored > 0; keys image_id,
 category_id (1), keypoints (COCO order; x, y, 1 when the score is > 0, else -1, -1, 0) and score
-(the person score). Body for BODY_25 and COCO-18 models (MPI has no COCO mapping: an error);
+(the person score), then `track_id` (the tracker's id, `Poses.ids`) for tracked people only, so
+untracked output is OpenPose's byte for byte. Body for BODY_25 and COCO-18 models (MPI has no COCO mapping: an error);
 foot (variant mask 2) for BODY_25 only. Coordinates are written as stored (after --keypoint_scale).
 
 The writer rewrites the whole file atomically after `flush_every` frames or `flush_seconds` seconds
@@ -66,7 +67,8 @@ def coco_index_map(model: str, variant: str = "body") -> tuple[int, ...]:
 
 
 def coco_entries(poses: Poses, image_id: int, variant: str = "body") -> list[dict]:
-    """COCO result dicts for one frame: {"image_id", "category_id", "keypoints", "score"}.
+    """COCO result dicts for one frame: {"image_id", "category_id", "keypoints", "score"}, plus
+    "track_id" for a tracked person (id >= 0).
 
     keypoints is a list of Python floats/ints in COCO order; values are float32 as stored.
     """
@@ -75,6 +77,7 @@ def coco_entries(poses: Poses, image_id: int, variant: str = "body") -> list[dic
     scores = np.asarray(poses.scores, dtype=np.float32)
     if len(scores) != len(keypoints):
         raise InputError(f"{len(keypoints)} people but {len(scores)} person scores")
+    ids = np.asarray(poses.ids).tolist()
     entries = []
     for person in range(keypoints.shape[0]):
         points = keypoints[person, index]
@@ -84,8 +87,11 @@ def coco_entries(poses: Poses, image_id: int, variant: str = "body") -> list[dic
         flat: list[float | int] = []
         for (x, y, _), ok in zip(points.tolist(), valid.tolist()):
             flat.extend((x, y, 1) if ok else (-1, -1, 0))
-        entries.append({"image_id": int(image_id), "category_id": 1, "keypoints": flat,
-                        "score": float(scores[person])})
+        entry = {"image_id": int(image_id), "category_id": 1, "keypoints": flat,
+                 "score": float(scores[person])}
+        if ids[person] >= 0:
+            entry["track_id"] = int(ids[person])
+        entries.append(entry)
     return entries
 
 
@@ -103,8 +109,9 @@ def coco_json_text(entries: list[dict]) -> str:
             f'\t\t"image_id":{int(e["image_id"])},\n'
             f'\t\t"category_id":{int(e["category_id"])},\n'
             f'\t\t"keypoints":[\n\t\t\t{keypoints}\n\t\t],\n'
-            f'\t\t"score":{cpp_float(e["score"])}\n'
-            "\t}"
+            f'\t\t"score":{cpp_float(e["score"])}'
+            + (f',\n\t\t"track_id":{int(e["track_id"])}\n' if "track_id" in e else "\n")
+            + "\t}"
         )
     return "[\n" + ",\n".join(blocks) + ("\n" if blocks else "") + "]"
 

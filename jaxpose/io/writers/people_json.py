@@ -12,6 +12,7 @@ Layout: one line, no spaces, keys `version` (bare number 1.3), `people`, and `pa
 when given. Each person: `person_id`, then the flat `x,y,c` lists `pose_keypoints_2d`,
 `face_keypoints_2d`, `hand_left_keypoints_2d`, `hand_right_keypoints_2d` (empty when that detector
 was off), then the four `*_3d` keys, always empty. Numbers are float32 printed with `%.6g`.
+`person_id` is `Poses.ids` (a tracker's id; -1, OpenPose's value, when untracked).
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def people_json(poses: Poses, *, part_candidates: Sequence[np.ndarray] | None = 
 
     part_candidates: one (n_i, 3) array of x, y, score peaks per body part (OpenPose's
         `--part_candidates`, in the same `--keypoint_scale` space as the keypoints), or None.
-    person_ids: one integer per person (`person_id`), default -1 for everyone.
+    person_ids: one integer per person (`person_id`); default `poses.ids` (a tracker's ids, -1
+        for everyone when untracked, as OpenPose writes).
     layout: body part order written ("native" = the model's; see `jaxpose.io.layout`).
     """
     if check_layout(layout) != NATIVE and part_candidates is not None:
@@ -69,6 +71,8 @@ def people_json(poses: Poses, *, part_candidates: Sequence[np.ndarray] | None = 
     poses = to_layout(poses, layout)
     arrays = _keypoint_arrays(poses)
     num_people = max(int(a.shape[0]) for a in arrays if a is not None)
+    if person_ids is None and poses.ids is not None:
+        person_ids = np.asarray(poses.ids).tolist()
     if person_ids is not None and len(person_ids) < num_people:
         raise InputError(f"person_ids has {len(person_ids)} entries for {num_people} people")
     people = []
