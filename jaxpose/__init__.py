@@ -26,6 +26,8 @@ _EXPORTS = {
     "OpenPose": "jaxpose.compat",
     "specs": "jaxpose.specs",
     "JaxposeError": "jaxpose.errors",
+    "Camera": "jaxpose.cameras",
+    "CameraGroup": "jaxpose.cameras",
 }
 
 __all__ = sorted(_EXPORTS)
