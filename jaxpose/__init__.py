@@ -28,6 +28,7 @@ _EXPORTS = {
     "JaxposeError": "jaxpose.errors",
     "Camera": "jaxpose.cameras",
     "CameraGroup": "jaxpose.cameras",
+    "calibrate": "jaxpose.calibration",
 }
 
 __all__ = sorted(_EXPORTS)
