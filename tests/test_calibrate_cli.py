@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import tomllib
-
 import cv2
 import numpy as np
 import pytest
 
 import chessboard_scene as scene
 from jaxpose.cameras import CameraGroup
+from jaxpose.cameras.toml_format import tomllib  # tomllib, or tomli before Python 3.11
 from jaxpose.cli import main as cli_main
 
 
