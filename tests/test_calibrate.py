@@ -223,3 +223,16 @@ def test_undistort_image_is_opencvs_remap_with_the_same_k(rig):
     Xw = BOARD.object_points() @ M[:3, :3].T + M[:3, 3]
     ideal = CameraGroup((cam.replace(dist=np.zeros(0)),)).project(Xw)[0]
     assert np.abs(corners - ideal).max() < 0.5
+
+
+def test_intrinsics_from_a_video(rig, tmp_path):
+    truth, frames = rig
+    path = tmp_path / "cam1.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
+    for frame in frames[1]:
+        writer.write(frame[..., ::-1])
+    writer.release()
+    group, report = calibrate([path], BOARD, frame_step=2)
+    assert report.views_used == (5,)
+    assert {e.view for e in report.view_errors} == {f"cam1_{i:012d}" for i in (0, 2, 4, 6, 8)}
+    np.testing.assert_allclose(group[0].K[[0, 1], [0, 1]], truth[1].K[[0, 1], [0, 1]], rtol=0.01)

@@ -98,3 +98,16 @@ def test_calibration_failures_exit_1_and_write_nothing(folders, capsys, tmp_path
                            "--toml", tmp_path / "c.toml", "--toml_style", "pose2sim")
     assert code == 1 and "Pose2Sim stores translations in metres" in stderr
     assert not (tmp_path / "out").exists() and not (tmp_path / "c.toml").exists()
+
+
+def test_extrinsics_only_with_given_intrinsics(folders, capsys, tmp_path):
+    truth, root = folders
+    truth[:2].to_openpose_xml(tmp_path / "intrinsics")
+    code, stdout, stderr = _run(capsys, "--camera", root / "cam0", "--camera", root / "cam1",
+                                "--grid_number_inner_corners", "9x6", "--grid_square_size_mm", "30",
+                                "--intrinsics", tmp_path / "intrinsics", "-o", tmp_path / "out")
+    assert code == 0, stderr
+    assert "intrinsics given" in stdout
+    group = CameraGroup.from_openpose_xml(tmp_path / "out")
+    assert np.array_equal(group[1].K, truth[1].K) and np.array_equal(group[1].dist, truth[1].dist)
+    np.testing.assert_allclose(group[1].center, truth[1].center / 1000, atol=0.001)
