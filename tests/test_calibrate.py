@@ -31,8 +31,11 @@ def _angle_deg(Ra: np.ndarray, Rb: np.ndarray) -> float:
 @pytest.fixture(scope="module")
 def stereo():
     need_shared(STEREO / "left01.jpg")
-    return {model: calibrate([str(STEREO / "left*.jpg"), str(STEREO / "right*.jpg")], "9x6", 1.0, "squares",
-                             model=model) for model in ("standard", "rational")}
+    sources = [str(STEREO / "left*.jpg"), str(STEREO / "right*.jpg")]
+    runs = {model: calibrate(sources, "9x6", 1.0, "squares", model=model) for model in ("standard", "rational")}
+    runs["opencv"] = calibrate(sources, "9x6", 1.0, "squares", corner_rule="opencv")
+    runs["opencv, all views"] = calibrate(sources, "9x6", 1.0, "squares", corner_rule="opencv", outlier_px=100)
+    return runs
 
 
 @pytest.mark.slow
@@ -51,6 +54,22 @@ def test_stereo_chessboard_reaches_the_basis_figures_with_openposes_rule(stereo)
     assert rational.intrinsics_rms[1] == pytest.approx(0.1831, abs=0.01)
     assert rational.baselines[0, 1] == pytest.approx(3.327, rel=0.005)
     assert "max(5, pitch/4)" in report.summary()
+
+
+@pytest.mark.slow
+def test_stereo_chessboard_with_the_opencv_sample_rule(stereo):
+    """Basis doc §3, OpenCV sample's corners, all views: 0.4080 / 0.4578, stereo 0.4470, |T| = 3.345.
+    By default the outlier rule drops pair 02 (1.2 px per view, the set's known worst view)."""
+    group, report = stereo["opencv, all views"]
+    assert report.intrinsics_rms[0] == pytest.approx(0.4080, abs=0.01)
+    assert report.intrinsics_rms[1] == pytest.approx(0.4578, abs=0.01)
+    assert report.extrinsics_rms == pytest.approx(0.4470, abs=0.01)
+    assert report.baselines[0, 1] == pytest.approx(3.345, rel=0.005)
+    assert group[0].K[0, 0] == pytest.approx(536.07, rel=0.002) and group[1].K[0, 0] == pytest.approx(542.34, rel=0.002)
+    _, report = stereo["opencv"]
+    assert sorted((d.camera, d.view) for d in report.dropped) == [("cam0", "left02.jpg"), ("cam1", "right02.jpg")]
+    assert all("outlier" in d.reason for d in report.dropped)
+    assert report.baselines[0, 1] == pytest.approx(3.345, rel=0.005)
 
 
 @pytest.mark.slow
