@@ -29,6 +29,9 @@ _EXPORTS = {
     "JaxposeError": "jaxpose.errors",
     "to_layout": "jaxpose.io.layout",
     "Tracker": "jaxpose.track.tracker",
+    "Camera": "jaxpose.cameras",
+    "CameraGroup": "jaxpose.cameras",
+    "calibrate": "jaxpose.calibration",
 }
 
 __all__ = sorted(_EXPORTS)
