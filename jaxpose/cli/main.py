@@ -1,7 +1,8 @@
 """Entry point of the `jaxpose` command.
 
 `jaxpose [OpenPose flags]` runs the pose pipeline (jaxpose.cli.run); the first word selects a
-sub-command instead: `jaxpose convert ...` (Caffe -> jaxpose model file) and `jaxpose fetch-models`.
+sub-command instead: `jaxpose convert ...` (Caffe -> jaxpose model file), `jaxpose fetch-models` and
+`jaxpose batch MANIFEST --out DIR` (many inputs, resumable, local or on Ray).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import importlib
 import sys
 
 SUBCOMMANDS = {
+    "batch": "jaxpose.cli.batch",
     "convert": "jaxpose.cli.convert",
     "fetch-models": "jaxpose.cli.fetch",
 }

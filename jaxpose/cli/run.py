@@ -12,12 +12,10 @@ so far is complete and the video is finalised; rerun with --skip_existing).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -27,8 +25,9 @@ from jaxpose.errors import InputError, JaxposeError
 from jaxpose.io import readers
 from jaxpose.io.progress import Progress, RunStats, format_summary
 from jaxpose.options.check import check_options, per_frame_dirs
-from jaxpose.stream import Result, run_stream
+from jaxpose.stream import run_stream
 from jaxpose.stream.outputs import Outputs
+from jaxpose.stream.session import Reporter, Terminated, sigterm_as_interrupt, write_result
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
@@ -84,28 +83,6 @@ def plan_inputs(options: Options) -> list[InputSpec]:
     return specs
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (kill, timeout, docker stop, Slurm): handled exactly like Ctrl-C, exit 143."""
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM raises `Terminated` in the main thread (files are then finished
-    as on Ctrl-C). Outside the main thread, signals cannot be caught: nothing changes."""
-    def raise_terminated(signum: int, frame: Any) -> None:
-        raise Terminated
-
-    try:
-        previous = signal.signal(signal.SIGTERM, raise_terminated)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def name_collisions(options: Options) -> list[str]:
     """Inputs that would write the same frame names (`photo.jpg` and `photo.png` both give frame
     `photo`; two videos `a/clip.mp4`, `b/clip.mp4` both give `clip_000000000000`, ...)."""
@@ -142,23 +119,6 @@ def check_name_collisions(options: Options) -> None:
             f"{'; '.join(clashes[:3])}{more}. Rename them or process them in separate runs "
             "with other output folders."
         )
-
-
-class Reporter:
-    """stderr messages through the progress bar: errors always, notes unless --quiet; tracebacks
-    of internal errors with --verbose."""
-
-    def __init__(self, progress: Progress, quiet: bool, verbose: bool) -> None:
-        self.progress, self.quiet, self.verbose = progress, quiet, verbose
-
-    def error(self, message: str, trace: str | None = None) -> None:
-        self.progress.write(f"jaxpose: error: {message}")
-        if trace and self.verbose:
-            self.progress.write(trace.rstrip())
-
-    def note(self, message: str) -> None:
-        if not self.quiet:
-            self.progress.write(f"jaxpose: note: {message}")
 
 
 def stages_for(options: Options, source: readers.Source) -> list:
@@ -199,7 +159,7 @@ def process(options: Options, pipeline: Any, inputs: list[InputSpec], stderr: Te
                     threads=not options.disable_multi_thread)
                 try:
                     for result in results:
-                        _write(result, outputs, source.fps, stats, report, progress)
+                        write_result(result, outputs, source.fps, stats, report, progress)
                         if stop_after and stats.frames >= stop_after:
                             raise KeyboardInterrupt
                 finally:
@@ -232,31 +192,6 @@ def process(options: Options, pipeline: Any, inputs: list[InputSpec], stderr: Te
     if not options.quiet:
         print(format_summary(stats), file=stderr)
     return EXIT_FAILURES if stats.failures else EXIT_OK
-
-
-def _write(result: Result, outputs: Outputs, fps: float | None, stats: RunStats, report: Reporter,
-           progress: Progress) -> None:
-    """Count one result and write its files; failures are one line each and the run goes on."""
-    if result.skipped:
-        stats.skipped += 1
-        progress.update(1)
-        return
-    if not result.ok:
-        report.error(result.error, result.traceback)
-        stats.failures += 1
-        progress.update(1)
-        return
-    try:
-        outputs.write(result.name, result.image, result.poses, fps)
-    except JaxposeError as error:
-        report.error(f"{result.name}: {error}")
-        stats.failures += 1
-    except OSError as error:
-        report.error(f"{result.name}: cannot write the outputs ({error}).")
-        stats.failures += 1
-    stats.frames += 1
-    stats.people += result.poses.num_people
-    progress.update(1, people=result.poses.num_people)
 
 
 def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
