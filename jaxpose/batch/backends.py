@@ -99,20 +99,35 @@ def _probe_address(address: str) -> None:
                          "`ray start --head` or check the address.") from None
 
 
-def connect_ray(address: str | None) -> tuple[Any, bool]:
+def _worker_env() -> dict[str, str]:
+    """The driver's JAX settings (and the test hook), for the workers."""
+    return {k: v for k, v in os.environ.items()
+            if k == TEST_EXIT_ENV or k.startswith("JAX_") or k == "XLA_FLAGS"}
+
+
+def _package_dir() -> str:
+    import jaxpose
+
+    return str(Path(jaxpose.__file__).parent)
+
+
+def connect_ray(address: str | None) -> tuple[Any, bool, bool]:
     """Ray, connected to `address` (None or "local": a new local cluster; "auto": the running
-    one); reuses a connection this process already has. Returns (ray, whether we started it)."""
+    one); reuses a connection this process already has. Returns (ray, whether we started the
+    cluster, whether we connected). When we connect, the workers get this jaxpose package
+    (`py_modules`, so every node runs the driver's code) and the driver's JAX settings."""
     try:
         import ray
     except ImportError:
         raise UsageError("--ray needs Ray: pip install 'jaxpose[ray]'.") from None
     if ray.is_initialized():
-        return ray, False
+        return ray, False, False
     settings = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR",
-                    configure_logging=True)
+                    configure_logging=True,
+                    runtime_env={"py_modules": [_package_dir()], "env_vars": _worker_env()})
     if address in (None, "", "local"):
         ray.init(**settings)
-        return ray, True
+        return ray, True, True
     if address != "auto":
         _probe_address(address)
     try:
@@ -120,28 +135,27 @@ def connect_ray(address: str | None) -> tuple[Any, bool]:
     except (ConnectionError, RuntimeError, ValueError) as error:
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise UsageError(f"--ray {address}: cannot connect to a Ray cluster there ({first}).") from None
-    return ray, False
+    return ray, False, True
 
 
 class RayBackend:
     """Chunks on a pool of Ray actors (see the module docstring)."""
 
-    def __init__(self, options: Options, job: JobDir, connection: tuple[Any, bool], address: str | None,
-                 workers: int) -> None:
-        self.ray, self.started = connection
+    def __init__(self, options: Options, job: JobDir, connection: tuple[Any, bool, bool],
+                 address: str | None, workers: int) -> None:
+        self.ray, self.started, connected = connection
         self.name = f"ray {address or 'local'}"
         ray = self.ray
         resources = ray.cluster_resources()
         gpus = int(resources.get("GPU", 0))
         count = workers or gpus or max(1, int(resources.get("CPU", 1)))
-        env = {k: v for k, v in os.environ.items()  # JAX's settings and the test hook travel along
-               if k == TEST_EXIT_ENV or k.startswith("JAX_") or k == "XLA_FLAGS"}
-        import jaxpose
-
-        runtime_env = {"py_modules": [str(Path(jaxpose.__file__).parent)], "env_vars": env}
+        extra = {}
+        if not connected:  # a connection made by the caller: this package first on the workers' path
+            path = os.pathsep.join(filter(None, [str(Path(_package_dir()).parent), os.environ.get("PYTHONPATH")]))
+            extra["runtime_env"] = {"env_vars": {**_worker_env(), "PYTHONPATH": path}}
         actor_class = ray.remote(ChunkWorker).options(
             num_gpus=1 if gpus else 0, num_cpus=0 if gpus else 1, max_restarts=MAX_RESTARTS,
-            max_task_retries=MAX_RESTARTS, runtime_env=runtime_env)
+            max_task_retries=MAX_RESTARTS, **extra)
         self.actors = [actor_class.remote(dict(vars(options)), str(job.out)) for _ in range(count)]
         self.workers = count
         self.queue: collections.deque[Task] = collections.deque()
