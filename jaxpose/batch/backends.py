@@ -64,6 +64,8 @@ class LocalBackend:
                                    seek=task.seek, progress=self.progress)
         except (JaxposeError, OSError) as error:
             return task, error
+        except Exception as error:  # noqa: BLE001 - a bug in one chunk is reported, the job goes on
+            return task, JaxposeError(f"internal error ({type(error).__name__}: {error}); please report it.")
 
     def shutdown(self) -> None:
         self.queue.clear()

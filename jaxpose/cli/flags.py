@@ -100,6 +100,7 @@ def help_text() -> str:
         "Usage: jaxpose [INPUT ...] [--flag value | --flag=value ...]",
         "       jaxpose convert ...        (OpenPose Caffe weights -> jaxpose model file)",
         "       jaxpose fetch-models       (download the default model ahead of time)",
+        "       jaxpose batch MANIFEST --out DIR [--ray [ADDRESS]]   (many inputs, resumable; see jaxpose batch --help)",
         "",
         "INPUT is a folder of images, an image or a video (same as --image_dir / --video).",
         "",
