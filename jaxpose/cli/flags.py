@@ -26,12 +26,14 @@ def _looks_like_flag(token: str) -> bool:
         return True
 
 
-def parse(argv: list[str]) -> Options:
+def parse(argv: list[str], extra: tuple[Flag, ...] = ()) -> Options:
     """Parse the command line. Returns Options (all flags, defaults filled in), or raises UsageError.
 
     `--help` / `-h` / `--helpfull` set `options.help`; `--version` sets `options.version`.
+    extra: flags of a sub-command, accepted besides the table's.
     """
-    values = defaults()
+    table = {**FLAGS, **{flag.name: flag for flag in extra}}
+    values = {**defaults(), **{flag.name: flag.default for flag in extra}}
     given: set[str] = set()
     inputs: list[str] = []
     show_help = show_version = False
@@ -52,8 +54,8 @@ def parse(argv: list[str]) -> Options:
         if name == "version":
             show_version = True
             continue
-        flag = FLAGS.get(name)
-        if flag is None and name.startswith("no") and FLAGS.get(name[2:], None) and FLAGS[name[2:]].kind == "bool":
+        flag = table.get(name)
+        if flag is None and name.startswith("no") and table.get(name[2:], None) and table[name[2:]].kind == "bool":
             if has_value:
                 raise UsageError(f"--{name} takes no value.")
             values[name[2:]] = False
@@ -98,6 +100,7 @@ def help_text() -> str:
         "Usage: jaxpose [INPUT ...] [--flag value | --flag=value ...]",
         "       jaxpose convert ...        (OpenPose Caffe weights -> jaxpose model file)",
         "       jaxpose fetch-models       (download the default model ahead of time)",
+        "       jaxpose batch MANIFEST --out DIR [--ray [ADDRESS]]   (many inputs, resumable; see jaxpose batch --help)",
         "",
         "INPUT is a folder of images, an image or a video (same as --image_dir / --video).",
         "",

@@ -1,8 +1,9 @@
 """Entry point of the `jaxpose` command.
 
 `jaxpose [OpenPose flags]` runs the pose pipeline (jaxpose.cli.run); the first word selects a
-sub-command instead: `jaxpose convert ...` (Caffe -> jaxpose model file), `jaxpose fetch-models` and
-`jaxpose calibrate ...` (chessboard frames -> camera files).
+sub-command instead: `jaxpose convert ...` (Caffe -> jaxpose model file), `jaxpose fetch-models`,
+`jaxpose calibrate ...` (chessboard frames -> camera files) and `jaxpose batch MANIFEST --out DIR`
+(many inputs, resumable, local or on Ray).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import importlib
 import sys
 
 SUBCOMMANDS = {
+    "batch": "jaxpose.cli.batch",
     "convert": "jaxpose.cli.convert",
     "fetch-models": "jaxpose.cli.fetch",
     "calibrate": "jaxpose.cli.calibrate",

@@ -12,12 +12,10 @@ so far is complete and the video is finalised; rerun with --skip_existing).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -27,9 +25,13 @@ from jaxpose.errors import InputError, JaxposeError
 from jaxpose.io import readers
 from jaxpose.io.progress import Progress, RunStats, format_saved, format_summary
 from jaxpose.options.check import check_options, per_frame_dirs
-from jaxpose.stream import Result, run_stream
+from jaxpose.stream import run_stream
 from jaxpose.stream.outputs import Outputs
-from jaxpose.stream.stages import OFFLINE_SMOOTHERS, check_tracking_options, smooth_offline, tracking_enabled, tracking_stages
+from jaxpose.stream.stages import (
+    OFFLINE_SMOOTHERS, capture_position, check_tracking_options, smoothed_whole_input, tracking_enabled,
+    tracking_stages,
+)
+from jaxpose.stream.session import Reporter, Terminated, sigterm_as_interrupt, write_result
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
@@ -85,28 +87,6 @@ def plan_inputs(options: Options) -> list[InputSpec]:
     return specs
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (kill, timeout, docker stop, Slurm): handled exactly like Ctrl-C, exit 143."""
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM raises `Terminated` in the main thread (files are then finished
-    as on Ctrl-C). Outside the main thread, signals cannot be caught: nothing changes."""
-    def raise_terminated(signum: int, frame: Any) -> None:
-        raise Terminated
-
-    try:
-        previous = signal.signal(signal.SIGTERM, raise_terminated)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def name_collisions(options: Options) -> list[str]:
     """Inputs that would write the same frame names (`photo.jpg` and `photo.png` both give frame
     `photo`; two videos `a/clip.mp4`, `b/clip.mp4` both give `clip_000000000000`, ...)."""
@@ -145,39 +125,10 @@ def check_name_collisions(options: Options) -> None:
         )
 
 
-class Reporter:
-    """stderr messages through the progress bar: errors always, notes unless --quiet; tracebacks
-    of internal errors with --verbose."""
-
-    def __init__(self, progress: Progress, quiet: bool, verbose: bool) -> None:
-        self.progress, self.quiet, self.verbose = progress, quiet, verbose
-
-    def error(self, message: str, trace: str | None = None) -> None:
-        self.progress.write(f"jaxpose: error: {message}")
-        if trace and self.verbose:
-            self.progress.write(trace.rstrip())
-
-    def note(self, message: str) -> None:
-        if not self.quiet:
-            self.progress.write(f"jaxpose: note: {message}")
-
-
-def capture_position(source: Any) -> Callable[[int], int]:
-    """A result's stream index -> the frame's position in the input (frame selection applied)."""
-    selection = getattr(source, "selection", None)
-    if selection is None:
-        return lambda index: index
-    return lambda index: selection.first + index * selection.step
-
-
 def input_name(source: Any, label: str) -> str:
     """The name of one input: the video's or folder's stem, or the label (cameras)."""
     path = getattr(source, "path", None)
     return Path(path).stem if path is not None else label.replace(" ", "_")
-
-
-def _needs_images(options: Options) -> bool:
-    return bool(options.write_images or options.write_video)
 
 
 def process(options: Options, pipeline: Any, inputs: list[InputSpec], stderr: TextIO) -> int:
@@ -221,9 +172,9 @@ def process(options: Options, pipeline: Any, inputs: list[InputSpec], stderr: Te
                     threads=not options.disable_multi_thread)
                 try:
                     if options.smooth in OFFLINE_SMOOTHERS:
-                        results = _smoothed_whole_input(results, spec, options, source.fps)
+                        results = smoothed_whole_input(results, spec.open, options, source.fps)
                     for result in results:
-                        _write(result, outputs, source.fps, stats, report, progress)
+                        write_result(result, outputs, source.fps, stats, report, progress)
                         if stop_after and stats.frames >= stop_after:
                             raise KeyboardInterrupt
                 finally:
@@ -262,58 +213,6 @@ def process(options: Options, pipeline: Any, inputs: list[InputSpec], stderr: Te
         if saved and stats.frames:
             print(saved, file=stderr)
     return EXIT_FAILURES if stats.failures else EXIT_OK
-
-
-def _smoothed_whole_input(results: Iterator[Result], spec: InputSpec, options: Options,
-                          fps: float | None) -> Iterator[Result]:
-    """`--smooth savgol|butterworth`: every frame of the input first (poses only, images
-    dropped), smoothed per person, then the results again with their images read a second time
-    when something is rendered."""
-    try:
-        collected = [result.replace(image=None, images=None) for result in results]
-    finally:
-        results.close()
-    smoothed = smooth_offline(collected, options, fps)
-    if not _needs_images(options):
-        yield from smoothed
-        return
-    frames = spec.open().frames()
-    try:
-        for result in smoothed:
-            if result.ok:
-                for item in frames:
-                    if item.name == result.name:
-                        result = result.replace(image=getattr(item, "image", None),
-                                                images=getattr(item, "images", None))
-                        break
-            yield result
-    finally:
-        frames.close()
-
-
-def _write(result: Result, outputs: Outputs, fps: float | None, stats: RunStats, report: Reporter,
-           progress: Progress) -> None:
-    """Count one result and write its files; failures are one line each and the run goes on."""
-    if result.skipped:
-        stats.skipped += 1
-        progress.update(1)
-        return
-    if not result.ok:
-        report.error(result.error, result.traceback)
-        stats.failures += 1
-        progress.update(1)
-        return
-    try:
-        outputs.write(result.name, result.image, result.poses, fps)
-    except JaxposeError as error:
-        report.error(f"{result.name}: {error}")
-        stats.failures += 1
-    except OSError as error:
-        report.error(f"{result.name}: cannot write the outputs ({error}).")
-        stats.failures += 1
-    stats.frames += 1
-    stats.people += result.poses.num_people
-    progress.update(1, people=result.poses.num_people)
 
 
 def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:

@@ -247,6 +247,7 @@ class _CaptureSource:
     total: int | None
     label: str
     _stream_total: int | None
+    _start: int = 0  # capture position of the first frame read (after a seek)
 
     def _open(self, target: int | str) -> None:
         import cv2
@@ -269,7 +270,7 @@ class _CaptureSource:
         import cv2
 
         capture = self._capture
-        position = 0
+        position = self._start
         emitted = 0
         try:
             while self.selection.last < 0 or position <= self.selection.last:
@@ -306,6 +307,12 @@ class VideoSource(_CaptureSource):
 
     A stream that ends before its announced frame count (truncated or damaged file) ends with a
     FrameError naming the file and how many frames were read.
+
+    seek: start at `selection.first` by seeking (OpenCV's CAP_PROP_POS_FRAMES) instead of decoding
+    every frame before it; frame names stay the capture positions. Seeking is frame-exact for
+    constant-frame-rate files; a caller that must be sure checks a frame it already knows (the
+    batch job compares the frames on both sides of each chunk boundary). Falls back to decoding
+    from the start when the backend refuses the seek.
     """
 
     def __init__(
@@ -313,6 +320,7 @@ class VideoSource(_CaptureSource):
         path: str | os.PathLike,
         selection: FrameSelection = FrameSelection(),
         orientation: Orientation = Orientation(),
+        seek: bool = False,
     ) -> None:
         import cv2
 
@@ -335,6 +343,8 @@ class VideoSource(_CaptureSource):
                 f"({self._stream_total} frames)."
             )
         self.total = selection.count(self._stream_total)
+        if seek and selection.first > 0 and self._capture.set(cv2.CAP_PROP_POS_FRAMES, selection.first):
+            self._start = selection.first
 
     def _open_error(self) -> str:
         return f"{self.path}: cannot open the video (corrupt, truncated header or unsupported codec)."

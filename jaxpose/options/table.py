@@ -117,6 +117,14 @@ FLAG_LIST: tuple[Flag, ...] = (
 
 FLAGS: dict[str, Flag] = {flag.name: flag for flag in FLAG_LIST}
 
+# `jaxpose batch` only (with `--ray [ADDRESS]`, parsed by jaxpose.cli.batch); never shape outputs.
+_G_BATCH = "Batch job (jaxpose batch MANIFEST --out DIR)"
+BATCH_FLAG_LIST: tuple[Flag, ...] = (
+    Flag("out", "str", "", "Folder of the job: each input's outputs go to `<out>/<input name>/`, the job's records to `<out>/.jaxpose-job/`.", _G_BATCH),
+    Flag("chunk_frames", "int", 500, "Frames per unit of work: a long video is cut into chunks of this many frames that run in parallel and resume separately; 0 = one chunk per input.", _G_BATCH),
+    Flag("ray_workers", "int", 0, "With --ray: number of workers (actors); 0 = one per GPU of the cluster, or one per CPU when it has none.", _G_BATCH),
+)
+
 # OpenPose flags jaxpose does not implement: using one is a usage error that says so.
 UNSUPPORTED = (
     "flir_camera", "flir_camera_index", "camera_resolution", "frames_repeat", "process_real_time",

@@ -28,6 +28,10 @@ DEFAULT_VIDEO_FPS = 30.0
 class VideoWriter:
     """`--write_video`: MJPG (.avi, as OpenPose) or mp4v (.mp4) via OpenCV, size fixed by frame 1.
 
+    MJPG frames are encoded by OpenCV's built-in writer, one JPEG each at a fixed quality (FFmpeg's
+    encoder adapts its quantizer to the frames before): a frame's bytes do not depend on where the
+    video started, so the batch job's segments join into the plain command's frames.
+
     Frames go to a hidden temporary file beside the target, renamed over it on `close()` (also on
     Ctrl-C / SIGTERM), so the target path only ever holds a finished video. Frames of another size
     than the first cannot go into the video: they are counted (`left_out`, `first_left_out`) and
@@ -55,9 +59,12 @@ class VideoWriter:
                                        dir=self.path.parent)
             os.close(fd)
             self._tmp = Path(tmp)
-            fourcc = "mp4v" if self.path.suffix.lower() in (".mp4", ".m4v", ".mov") else "MJPG"
-            self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*fourcc), self.fps,
-                                           (width, height))
+            if self.path.suffix.lower() in (".mp4", ".m4v", ".mov"):
+                self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps,
+                                               (width, height))
+            else:  # OpenCV's own MJPG writer: each frame one JPEG of fixed quality, whatever came before
+                self._writer = cv2.VideoWriter(str(self._tmp), cv2.CAP_OPENCV_MJPEG, cv2.VideoWriter_fourcc(*"MJPG"),
+                                               self.fps, (width, height))
             if not self._writer.isOpened():
                 self.discard()
                 raise InputError(f"{self.path}: OpenCV cannot write this video (use a .avi or .mp4 path).")

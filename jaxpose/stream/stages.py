@@ -8,7 +8,7 @@ position itself (frames) when the input has no frame rate (image folders).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from jaxpose.errors import UsageError
@@ -131,3 +131,38 @@ def smooth_offline(results: Sequence[Result], options: Any, fps: float | None) -
         smoothed = iter(smooth_tracks([r.poses for r in flat], options.smooth, **params))
         done = {id(r): r.replace(poses=next(smoothed)) for r in flat}
     return [done.get(id(r), r) for r in results]
+
+
+def capture_position(source: Any) -> Callable[[int], int]:
+    """A result's stream index -> the frame's position in the input (frame selection applied)."""
+    selection = getattr(source, "selection", None)
+    if selection is None:
+        return lambda index: index
+    return lambda index: selection.first + index * selection.step
+
+
+def smoothed_whole_input(results: Iterator[Result], reopen: Callable[[], Any], options: Any,
+                         fps: float | None) -> Iterator[Result]:
+    """`--smooth savgol|butterworth`: every frame of the input first (poses only, images dropped),
+    smoothed per person, then the results again — with their images read a second time from
+    `reopen()` (the same source, opened afresh) when something is rendered."""
+    try:
+        collected = [result.replace(image=None, images=None) for result in results]
+    finally:
+        results.close()
+    smoothed = smooth_offline(collected, options, fps)
+    if not (options.write_images or options.write_video):
+        yield from smoothed
+        return
+    frames = reopen().frames()
+    try:
+        for result in smoothed:
+            if result.ok:
+                for item in frames:
+                    if item.name == result.name:
+                        result = result.replace(image=getattr(item, "image", None),
+                                                images=getattr(item, "images", None))
+                        break
+            yield result
+    finally:
+        frames.close()
