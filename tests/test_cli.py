@@ -143,7 +143,7 @@ def test_gflags_value_spellings_and_positionals():
         (["x", "--frame_rotate", "45"], "--frame_rotate"),
         (["x", "--write_heatmaps", "h"], "--heatmaps_add_parts"),
         (["x", "--model_pose", "BODY_99"], "--model_pose"),
-        (["x", "--tracking", "1"], "does not implement"),
+        (["x", "--udp_host", "1.2.3.4"], "does not implement"),
         (["x", "--write_keypoint", "k", "--write_keypoint_format", "toml"], "write_keypoint_format"),
     ],
 )
