@@ -197,3 +197,15 @@ def test_multi_view_instants_go_to_the_device_together_and_come_back_per_camera(
     assert results[3].images[1].shape == (4, 8, 3)
     # instants 0 and 1: one call with 4 images; instant 3's two sizes: one call each
     assert fake.submitted == [(4, 4), (1, 2), (1, 2)]
+
+
+def test_batches_flush_on_size_change_errors_and_end():
+    from jaxpose.stream.engine import batches
+
+    def frame(i, h):
+        return Frame(str(i), i, np.zeros((h, 4, 3), np.uint8))
+
+    items = [frame(0, 2), frame(1, 2), frame(2, 2), frame(3, 3), FrameError("x", 4, "bad"), frame(5, 3), frame(6, 3)]
+    out = list(batches(items, 2))
+    shapes = [[f.name for f in b] if isinstance(b, list) else b.name for b in out]
+    assert shapes == [["0", "1"], ["2"], ["3"], "x", ["5", "6"]]

@@ -206,11 +206,9 @@ def run_chunk(plan: InputPlan, chunk: Chunk, pipeline: Any, options: Options, jo
     finally:
         outputs.close()
     video = outputs.video
-    if video is not None and video.left_out:
-        failures.error(
-            f"{Path(options.write_video).name} of {plan.name}: {video.left_out} frame(s) of another "
-            f"size than the first ({video.size[0]}x{video.size[1]}) were left out of the video, "
-            f"from {video.first_left_out} on; a video holds frames of one size.")
+    left_out = video.left_out_message(f"{Path(options.write_video).name} of {plan.name}") if video else None
+    if left_out:
+        failures.error(left_out)
     return {
         "input": chunk.input, "index": chunk.index, "first": chunk.first, "last": chunk.last,
         "frames": stats.frames, "people": stats.people, "failures": failures.lines,

@@ -11,10 +11,8 @@ resume with other options), 130 interrupted by Ctrl-C, 143 stopped by SIGTERM.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
 from typing import TextIO
@@ -22,6 +20,7 @@ from typing import TextIO
 from jaxpose.cli import flags
 from jaxpose.errors import JaxposeError, UsageError
 from jaxpose.options.check import check_options
+from jaxpose.stream.outputs import check_writable_folder
 from jaxpose.stream.stages import check_tracking_options
 from jaxpose.options.table import BATCH_FLAG_LIST, Options
 
@@ -98,16 +97,7 @@ def check_batch_options(options: Options) -> None:
 
 def check_out(out: str) -> None:
     """The --out folder exists or can be created, and files can be created in it (UsageError)."""
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"--out {out}: exists and is not a folder; pass a writable folder.")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".jaxpose-probe.", dir=path)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as error:
-        raise UsageError(f"--out {out}: cannot write there ({error.strerror or error}); pass a writable folder.") from None
+    check_writable_folder("out", out)
 
 
 def help_text() -> str:

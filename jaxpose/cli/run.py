@@ -188,12 +188,9 @@ def process(options: Options, pipeline: Any, inputs: list[InputSpec], stderr: Te
             except OSError as error:
                 report.error(f"cannot finish the run's files ({error}).")
                 stats.failures += 1
-            video = outputs.video
-            if video is not None and video.left_out:
-                report.error(
-                    f"{video.path}: {video.left_out} frame(s) of another size than the first "
-                    f"({video.size[0]}x{video.size[1]}) were left out of the video, from "
-                    f"{video.first_left_out} on; a video holds frames of one size.")
+            left_out = outputs.video.left_out_message() if outputs.video is not None else None
+            if left_out:
+                report.error(left_out)
                 stats.failures += 1
     stats.finish()
     if interrupted is not None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from itertools import zip_longest
 from pathlib import Path
 
@@ -435,33 +435,6 @@ def open_path(
         f"{path}: unknown kind of input (expected a folder, an image {', '.join(IMAGE_EXTENSIONS)} "
         f"or a video {', '.join(VIDEO_EXTENSIONS)}); use --image_dir or --video to say which."
     )
-
-
-def batch_frames(items: Iterable[Item], batch_size: int) -> Iterator[list[Frame] | FrameError | Skipped]:
-    """Group consecutive same-size Frames into lists of at most `batch_size`, keeping stream order.
-
-    A batch is flushed when it is full, when the frame size changes, before a FrameError/Skipped
-    (which pass through on their own) and at the end.
-    """
-    if batch_size < 1:
-        raise InputError(f"--batch must be >= 1 (got {batch_size}).")
-    pending: list[Frame] = []
-    for item in items:
-        if isinstance(item, Frame):
-            if pending and item.image.shape != pending[0].image.shape:
-                yield pending
-                pending = []
-            pending.append(item)
-            if len(pending) == batch_size:
-                yield pending
-                pending = []
-            continue
-        if pending:
-            yield pending
-            pending = []
-        yield item
-    if pending:
-        yield pending
 
 
 # ---------------------------------------------------------------------------- multi-view inputs

@@ -89,6 +89,14 @@ class VideoWriter:
         else:
             self._tmp.unlink(missing_ok=True)
 
+    def left_out_message(self, label: str | None = None) -> str | None:
+        """One line about the frames that could not go into the video, or None."""
+        if not self.left_out:
+            return None
+        return (f"{label or self.path}: {self.left_out} frame(s) of another size than the first "
+                f"({self.size[0]}x{self.size[1]}) were left out of the video, from "
+                f"{self.first_left_out} on; a video holds frames of one size.")
+
     def discard(self) -> None:
         """Drop the temporary file (nothing was written that should be kept)."""
         if self._writer is not None:
@@ -115,6 +123,12 @@ def _probe(flag: str, given: str, folder: Path) -> None:
 
 def _probe_folder(flag: str, folder: str) -> None:
     _probe(flag, folder, Path(folder))
+
+
+def check_writable_folder(flag: str, folder: str) -> None:
+    """`folder` exists or can be created and files can be created in it, else UsageError naming
+    `--flag folder` and the reason."""
+    _probe_folder(flag, folder)
 
 
 def _probe_file(flag: str, file: str) -> None:
