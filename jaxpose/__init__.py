@@ -28,6 +28,9 @@ _EXPORTS = {
     "JaxposeError": "jaxpose.errors",
     "Camera": "jaxpose.cameras",
     "CameraGroup": "jaxpose.cameras",
+    "triangulate": "jaxpose.triangulation",
+    "Poses3D": "jaxpose.poses3d",
+    "make_multiview_pose_fn": "jaxpose.triangulation.multiview",
 }
 
 __all__ = sorted(_EXPORTS)

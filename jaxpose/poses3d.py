@@ -30,7 +30,8 @@ class Poses3D:
     model:      body model name (a key of `jaxpose.specs.SPECS`), for part names and limbs.
     units:      the world's length unit ("m" for OpenPose's calibration files).
     reprojection_error: (N, K) float32 mean distance, undistorted pixels, between the 2D points of
-                the views used and the projections of the 3D point; NaN where not reconstructed.
+                the views used and the projections of the 3D point; NaN where not reconstructed
+                (or unknown).
     views:      (N, K, V) bool, the views each keypoint was triangulated from.
     detections: (N, V) int64, index of the person's 2D detection in each view's `Poses`
                 (-1: not seen in that view).
@@ -61,8 +62,7 @@ class Poses3D:
         if self.scores is None:
             object.__setattr__(self, "scores", person_scores(keypoints))
         if self.reprojection_error is None:
-            error = np.where(keypoints[..., 3] > 0, 0.0, np.nan).astype(np.float32)
-            object.__setattr__(self, "reprojection_error", error)
+            object.__setattr__(self, "reprojection_error", np.full((n, k), np.nan, np.float32))
         if self.ids is None:
             object.__setattr__(self, "ids", np.full(n, UNTRACKED, np.int64))
         ids = np.asarray(self.ids, np.int64)

@@ -14,6 +14,10 @@ Depends on cameras, specs and the 2D pipeline's `Poses`; nothing in the 2D pipel
 
 from jaxpose.triangulation.api import Triangulation, camera_set, triangulate, triangulate_details
 from jaxpose.triangulation.associate import Association, associate
+from jaxpose.triangulation.multiview import (
+    MultiViewPoseFn, MultiViewPoses, make_multiview_pose_fn, reconstruct,
+)
 
-__all__ = ["Association", "Triangulation", "associate", "camera_set", "triangulate",
+__all__ = ["Association", "MultiViewPoseFn", "MultiViewPoses", "Triangulation", "associate",
+           "camera_set", "make_multiview_pose_fn", "reconstruct", "triangulate",
            "triangulate_details"]

@@ -1,14 +1,16 @@
 """`--write_json`: OpenPose's per-frame people JSON, byte for byte (features §3.2).
 
 Public functions:
-    people_json(poses, *, part_candidates=None, person_ids=None) -> str
+    people_json(poses, *, part_candidates=None, person_ids=None, keypoints_3d=None) -> str
     write_people_json(directory, frame_name, poses, *, part_candidates=None, person_ids=None,
-                      view=0) -> Path          "<dir>/<frame>_keypoints.json", written atomically
+                      view=0, keypoints_3d=None) -> Path   "<dir>/<frame>_keypoints.json", atomic
 
 Layout: one line, no spaces, keys `version` (bare number 1.3), `people`, and `part_candidates` only
 when given. Each person: `person_id`, then the flat `x,y,c` lists `pose_keypoints_2d`,
 `face_keypoints_2d`, `hand_left_keypoints_2d`, `hand_right_keypoints_2d` (empty when that detector
-was off), then the four `*_3d` keys, always empty. Numbers are float32 printed with `%.6g`.
+was off), then the four `*_3d` keys: empty, or with `keypoints_3d` (`--3d`) the flat `x,y,z,c`
+lists of the arrays given (see `jaxpose.io.writers.people_json_3d` for building them from
+`Poses3D`). Numbers are float32 printed with `%.6g`.
 """
 
 from __future__ import annotations
@@ -50,16 +52,34 @@ def _candidates_json(part_candidates: Sequence[np.ndarray]) -> str:
     return "[{" + ",".join(entries) + "}]"
 
 
+def _keypoint_arrays_3d(keypoints_3d: dict[str, np.ndarray] | None) -> list[np.ndarray | None]:
+    keypoints_3d = keypoints_3d or {}
+    unknown = set(keypoints_3d) - set(KEYPOINT_KEYS_3D)
+    if unknown:
+        raise InputError(f"keypoints_3d keys must be among {', '.join(KEYPOINT_KEYS_3D)}; got "
+                         f"{sorted(unknown)}")
+    arrays = [keypoints_3d.get(key) for key in KEYPOINT_KEYS_3D]
+    for key, array in zip(KEYPOINT_KEYS_3D, arrays):
+        if array is not None and (np.ndim(array) != 3 or np.shape(array)[-1] != 4):
+            raise InputError(f"{key}: 3D keypoints must have shape (people, parts, 4), "
+                             f"got {np.shape(array)}")
+    return arrays
+
+
 def people_json(poses: Poses, *, part_candidates: Sequence[np.ndarray] | None = None,
-                person_ids: Sequence[int] | None = None) -> str:
+                person_ids: Sequence[int] | None = None,
+                keypoints_3d: dict[str, np.ndarray] | None = None) -> str:
     """The JSON text OpenPose writes for one frame.
 
     part_candidates: one (n_i, 3) array of x, y, score peaks per body part (OpenPose's
         `--part_candidates`, in the same `--keypoint_scale` space as the keypoints), or None.
     person_ids: one integer per person (`person_id`), default -1 for everyone.
+    keypoints_3d: {"pose_keypoints_3d": (P', K, 4), ...} x, y, z, score rows in the people's
+        order (`--3d`); a key left out, or a person beyond its rows, is written as [].
     """
     arrays = _keypoint_arrays(poses)
-    num_people = max(int(a.shape[0]) for a in arrays if a is not None)
+    arrays_3d = _keypoint_arrays_3d(keypoints_3d)
+    num_people = max(int(a.shape[0]) for a in (*arrays, *arrays_3d) if a is not None)
     if person_ids is not None and len(person_ids) < num_people:
         raise InputError(f"person_ids has {len(person_ids)} entries for {num_people} people")
     people = []
@@ -69,7 +89,9 @@ def people_json(poses: Poses, *, part_candidates: Sequence[np.ndarray] | None = 
         for key, array in zip(KEYPOINT_KEYS_2D, arrays):
             values = cpp_floats(array[person]) if array is not None and person < len(array) else ""
             fields.append(f'"{key}":[{values}]')
-        fields.extend(f'"{key}":[]' for key in KEYPOINT_KEYS_3D)
+        for key, array in zip(KEYPOINT_KEYS_3D, arrays_3d):
+            values = cpp_floats(array[person]) if array is not None and person < len(array) else ""
+            fields.append(f'"{key}":[{values}]')
         people.append("{" + ",".join(fields) + "}")
     text = f'{{"version":{JSON_VERSION},"people":[' + ",".join(people) + "]"
     if part_candidates is not None:
@@ -79,8 +101,9 @@ def people_json(poses: Poses, *, part_candidates: Sequence[np.ndarray] | None = 
 
 def write_people_json(directory: str | Path, frame_name: str, poses: Poses, *,
                       part_candidates: Sequence[np.ndarray] | None = None,
-                      person_ids: Sequence[int] | None = None, view: int = 0) -> Path:
+                      person_ids: Sequence[int] | None = None, view: int = 0,
+                      keypoints_3d: dict[str, np.ndarray] | None = None) -> Path:
     """Write `<directory>/<frame_name>_keypoints.json` atomically; returns its path."""
     path = output_path(directory, frame_name, "keypoints", "json", view)
     return atomic_write_text(path, people_json(poses, part_candidates=part_candidates,
-                                               person_ids=person_ids))
+                                               person_ids=person_ids, keypoints_3d=keypoints_3d))
