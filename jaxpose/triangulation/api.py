@@ -7,21 +7,27 @@
 person n of every view must be the same person (see `jaxpose.triangulation.associate` to put
 unordered detections in correspondence). Points are undistorted with the cameras' model, then
 triangulated with P = K [R | t] by the chosen rule (`core`); results are x, y, z in the cameras'
-world units and a score, (0, 0, 0, 0) where a keypoint was not reconstructed.
+world units and a score, (0, 0, 0, 0) where a keypoint was not reconstructed. "dlt" and
+"openpose" run in float64 in the cameras' own frame (OpenPose's DLT, digit for digit); "robust" in
+float32 in a conditioned frame (`geometry.Conditioned`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Any, Sequence
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxpose.errors import InputError
-from jaxpose.triangulation.core import METHODS, default_min_views, triangulate_conditioned
+from jaxpose.triangulation import core
+from jaxpose.triangulation.core import METHODS, default_min_views
 from jaxpose.triangulation.geometry import Conditioned
 
+EXACT_METHODS = ("dlt", "openpose")  # run in float64 in the cameras' own frame, as OpenPose
 UNDISTORT_ITERATIONS = 20  # fixed-point steps: exact to ~1e-12 px on H36M (OpenCV's default 5: ~4e-6 px)
 DEFAULT_SCORE_THRESHOLD = 0.3  # "robust" / "dlt": views with a 2D score above this are used
 
@@ -118,8 +124,11 @@ def _stack_views(keypoints: Any, views: int) -> np.ndarray:
     return keypoints
 
 
+MIN_BATCH = 8  # people are padded to a power of two >= this: few compiles for any crowd
+
+
 def _batch_bucket(n: int) -> int:
-    return 1 << max(0, (n - 1).bit_length())
+    return max(MIN_BATCH, 1 << max(0, (n - 1).bit_length()))
 
 
 def triangulate_details(group: Any, keypoints: Any, method: str = "robust", *,
@@ -143,19 +152,24 @@ def triangulate_details(group: Any, keypoints: Any, method: str = "robust", *,
     parts = keypoints.shape[-2]
     flat = keypoints.reshape(views, -1, parts, 3)
     people = flat.shape[1]
-    padded = _batch_bucket(max(people, 1))
+    padded = _batch_bucket(people)
     if padded != people:
         flat = np.concatenate([flat, np.zeros((views, padded - people, parts, 3))], axis=1)
     pixels = flat[..., :2]
     undistorted = cameras.undistort(pixels) if cameras.undistort is not None else pixels
-    conditioned = Conditioned.from_projections(cameras.projections)
-    out = triangulate_conditioned(
-        jnp.asarray(conditioned.projections), jnp.asarray(conditioned.to_conditioned(undistorted)),
-        jnp.asarray(pixels, jnp.float32), jnp.asarray(flat[..., 2], jnp.float32),
-        jnp.asarray(cameras.image_sizes), jnp.float32(conditioned.pixel_scale), method=method,
-        min_views=int(min_views), score_threshold=float(score_threshold),
-        noise_factor=float(noise_factor), min_threshold=float(min_threshold),
-        body_weight=float(body_weight), implausible=float(implausible), readmit=float(readmit))
+    exact = method in EXACT_METHODS
+    conditioned = (Conditioned.raw if exact else Conditioned.from_projections)(cameras.projections)
+    dtype = conditioned.dtype
+    with jax.enable_x64(True) if exact else contextlib.nullcontext():
+        out = core.triangulate_conditioned(
+            jnp.asarray(conditioned.projections, dtype),
+            jnp.asarray(conditioned.to_conditioned(undistorted)), jnp.asarray(pixels, dtype),
+            jnp.asarray(flat[..., 2], dtype), jnp.asarray(cameras.image_sizes),
+            jnp.asarray(conditioned.pixel_scale, dtype), method=method, min_views=int(min_views),
+            score_threshold=float(score_threshold), noise_factor=float(noise_factor),
+            min_threshold=float(min_threshold), body_weight=float(body_weight),
+            implausible=float(implausible), readmit=float(readmit))
+        out = jax.device_get(out)
     kept = np.asarray(out.kept)[:people]
     world = conditioned.to_world(np.asarray(out.points)[:people])
     points = np.zeros((people, parts, 4), np.float32)

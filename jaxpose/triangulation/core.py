@@ -23,7 +23,6 @@ missing keypoints, image_sizes (V, 2) (W, H) pixels. B is people (x frames), K k
 
 from __future__ import annotations
 
-from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -53,8 +52,8 @@ class Triangulated(NamedTuple):
 
 def openpose_max_error(image_size: jnp.ndarray) -> jnp.ndarray:
     """OpenPose's acceptable reprojection error, pixels: 25 sqrt(W H / 1310720) (float division)."""
-    w, h = image_size[0].astype(jnp.float32), image_size[1].astype(jnp.float32)
-    return 25.0 * jnp.sqrt(w * h / 1310720.0)
+    size = jnp.asarray(image_size, dtype=float)  # float64 under x64 (the exact rules), else float32
+    return 25.0 * jnp.sqrt(size[0] * size[1] / 1310720.0)
 
 
 def default_min_views(method: str, views: int) -> int:
@@ -73,7 +72,7 @@ def _views_last(a: jnp.ndarray) -> jnp.ndarray:
 
 
 def _openpose(P, xy, pixels, scores, image_sizes, pixel_scale, min_views):
-    sizes = image_sizes.astype(jnp.float32)
+    sizes = jnp.asarray(image_sizes, dtype=pixels.dtype)
     inside = ((pixels[..., 0] > OPENPOSE_BORDER) & (pixels[..., 0] < sizes[..., 0] - OPENPOSE_BORDER)
               & (pixels[..., 1] > OPENPOSE_BORDER) & (pixels[..., 1] < sizes[..., 1] - OPENPOSE_BORDER))
     valid = (scores > OPENPOSE_SCORE_THRESHOLD) & inside
@@ -169,9 +168,11 @@ def _robust(P, xy, scores, image_sizes, pixel_scale, min_views, score_threshold,
         tau / pixel_scale
 
 
-@partial(jax.jit, static_argnames=("method", "min_views", "score_threshold", "noise_factor",
-                                   "min_threshold", "body_weight", "implausible", "readmit"))
-def triangulate_conditioned(P: jnp.ndarray, xy: jnp.ndarray, pixels: jnp.ndarray,
+STATIC_ARGUMENTS = ("method", "min_views", "score_threshold", "noise_factor", "min_threshold",
+                    "body_weight", "implausible", "readmit")
+
+
+def triangulate_unjitted(P: jnp.ndarray, xy: jnp.ndarray, pixels: jnp.ndarray,
                             scores: jnp.ndarray, image_sizes: jnp.ndarray, pixel_scale: jnp.ndarray,
                             *, method: str, min_views: int, score_threshold: float = 0.3,
                             noise_factor: float = 4.0, min_threshold: float = 1.0,
@@ -192,3 +193,6 @@ def triangulate_conditioned(P: jnp.ndarray, xy: jnp.ndarray, pixels: jnp.ndarray
         raise ValueError(f"unknown method {method!r}")
     error = jnp.where(kept, error / pixel_scale, jnp.inf)
     return Triangulated(X, kept, used, error, score, tau)
+
+
+triangulate_conditioned = jax.jit(triangulate_unjitted, static_argnames=STATIC_ARGUMENTS)

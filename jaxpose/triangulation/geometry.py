@@ -1,8 +1,8 @@
 """Multi-view geometry on arrays: conditioned projections, DLT, reprojection, Gauss-Newton.
 
 Host side (NumPy, float64, once per camera set):
-    Conditioned(projections) -> .projections (V, 3, 4) float32, .scale, .to_conditioned(xy),
-                                .to_world(X)
+    Conditioned.from_projections(P) -> .projections (V, 3, 4) float32, .to_conditioned(xy),
+                                .to_world(X); Conditioned.raw(P): float64, no conditioning
     fundamental_matrix(P_a, P_b) -> (3, 3)        x_b^T F x_a = 0 (pixels)
 
 Device side (JAX, one point, `vmap` over anything; float32 in the conditioned frame):
@@ -10,6 +10,7 @@ Device side (JAX, one point, `vmap` over anything; float32 in the conditioned fr
     project(P, X) -> (V, 2), depth (V,)
     gauss_newton(P, xy, weights, X, iterations) -> X     reprojection least squares
 
+`Conditioned.raw` skips all this and works in float64 in the given frame (OpenPose's exact DLT).
 Conditioning keeps float32 exact enough (noise-free 4-view H36M: < 1e-3 mm): each projection is
 scaled so that its third row's rotation part has unit norm (OpenPose's `K [R|t]` has exactly that),
 image points are moved by the view's principal point and scaled by one global factor
@@ -33,10 +34,11 @@ from jaxpose.errors import InputError
 class Conditioned:
     """A camera set in the conditioned frame (see the module docstring).
 
-    projections: (V, 3, 4) float32 conditioned projection matrices.
+    projections: (V, 3, 4) conditioned projection matrices, in `dtype`.
     pixel_scale: s, conditioned units per pixel.
     principal:   (V, 2) principal points (pixels) subtracted from each view's points.
     world_shift, world_scale: X_world = world_scale * X_cond + world_shift.
+    dtype:       float32 (conditioned) or float64 (`raw`).
     """
 
     projections: np.ndarray
@@ -44,35 +46,14 @@ class Conditioned:
     principal: np.ndarray
     world_shift: np.ndarray
     world_scale: float
+    dtype: type = np.float32
 
     @classmethod
     def from_projections(cls, projections: np.ndarray) -> "Conditioned":
         """Condition `projections` (V, 3, 4), pixels; raises InputError for degenerate cameras."""
-        P = np.asarray(projections, np.float64)
-        if P.ndim != 3 or P.shape[1:] != (3, 4):
-            raise InputError(f"projection matrices must be (views, 3, 4), got {P.shape}")
-        if P.shape[0] < 2:
-            raise InputError(f"triangulation needs at least 2 cameras, got {P.shape[0]}; "
-                             "add camera files (one per view)")
-        if not np.all(np.isfinite(P)):
-            raise InputError("a projection matrix holds NaN or infinity; check the camera files")
-        row3 = np.linalg.norm(P[:, 2, :3], axis=-1)
-        dets = np.abs(np.linalg.det(P[:, :, :3]))
-        scale_free = dets / np.maximum(row3, 1e-300) ** 3
-        bad = np.flatnonzero((row3 <= 0) | ~(scale_free > 1e-9 * np.max(scale_free, initial=0.0))
-                             | (scale_free == 0))
-        if bad.size:
-            raise InputError(f"camera {int(bad[0])} is degenerate (its 3x3 part K R is singular); "
-                             "check its intrinsics and rotation")
-        P = P / row3[:, None, None]
-        principal = np.einsum("vij,vj->vi", P[:, :2, :3], P[:, 2, :3])
-        focal = np.linalg.norm(P[:, :2, :3] - principal[..., None] * P[:, 2:3, :3], axis=-1)
-        centres = -np.linalg.solve(P[:, :, :3], P[:, :, 3:])[..., 0]
+        P, principal, focal, centres = _checked_projections(projections)
         shift = centres.mean(axis=0)
         spread = float(np.sqrt(np.mean(np.sum((centres - shift) ** 2, axis=-1))))
-        if spread < 1e-12 * max(1.0, float(np.abs(centres).max())):
-            raise InputError("all cameras share one centre: no baseline to triangulate from; "
-                             "check the extrinsics (CameraMatrix / rotation and translation)")
         s = 1.0 / float(focal.mean())
         H = np.zeros((P.shape[0], 3, 3))
         H[:, 0, 0] = H[:, 1, 1] = s
@@ -82,19 +63,57 @@ class Conditioned:
         T_inv[:3, :3] *= spread
         T_inv[:3, 3] = shift
         cond = H @ P @ T_inv
-        return cls(cond.astype(np.float32), s, principal.astype(np.float32),
-                   shift.astype(np.float64), spread)
+        return cls(cond.astype(np.float32), s, principal, shift, spread, np.float32)
+
+    @classmethod
+    def raw(cls, projections: np.ndarray) -> "Conditioned":
+        """No conditioning: pixels and the world as given, in float64 (OpenPose's own frame, for
+        the rules that reproduce its DLT exactly). Each P is scaled to a unit third-row rotation
+        part, as OpenPose's K [R | t]. Validated like `from_projections`."""
+        P, _, _, _ = _checked_projections(projections)
+        return cls(P, 1.0, np.zeros((P.shape[0], 2)), np.zeros(3), 1.0, np.float64)
 
     def to_conditioned(self, xy: np.ndarray) -> np.ndarray:
-        """(V, ..., 2) pixels -> conditioned image coordinates (float32)."""
+        """(V, ..., 2) pixels -> conditioned image coordinates (`dtype`)."""
         xy = np.asarray(xy, np.float64)
         shape = (xy.shape[0],) + (1,) * (xy.ndim - 2) + (2,)
-        out = (xy - self.principal.astype(np.float64).reshape(shape)) * self.pixel_scale
-        return out.astype(np.float32)
+        out = (xy - np.asarray(self.principal, np.float64).reshape(shape)) * self.pixel_scale
+        return out.astype(self.dtype)
 
     def to_world(self, X: np.ndarray) -> np.ndarray:
         """(..., 3) conditioned -> world units (float64)."""
         return np.asarray(X, np.float64) * self.world_scale + self.world_shift
+
+
+def _checked_projections(projections: np.ndarray):
+    """Validated P (V, 3, 4) scaled to unit third-row rotation part, principal points (V, 2),
+    focal lengths (V, 2) and camera centres (V, 3); InputError for degenerate camera sets."""
+    P = np.asarray(projections, np.float64)
+    if P.ndim != 3 or P.shape[1:] != (3, 4):
+        raise InputError(f"projection matrices must be (views, 3, 4), got {P.shape}")
+    if P.shape[0] < 2:
+        raise InputError(f"triangulation needs at least 2 cameras, got {P.shape[0]}; "
+                         "add camera files (one per view)")
+    if not np.all(np.isfinite(P)):
+        raise InputError("a projection matrix holds NaN or infinity; check the camera files")
+    row3 = np.linalg.norm(P[:, 2, :3], axis=-1)
+    has_row3 = row3 > 0
+    # |det(K R)| of P scaled to a unit third row: f_x f_y for a pinhole camera
+    scale_free = np.where(has_row3, np.abs(np.linalg.det(P[:, :, :3]))
+                          / np.where(has_row3, row3, 1.0) ** 3, 0.0)
+    bad = np.flatnonzero(~has_row3 | (scale_free <= 1e-9 * scale_free.max()))
+    if bad.size:
+        raise InputError(f"camera {int(bad[0])} is degenerate (its 3x3 part K R is singular); "
+                         "check its intrinsics and rotation")
+    P = P / row3[:, None, None]
+    principal = np.einsum("vij,vj->vi", P[:, :2, :3], P[:, 2, :3])
+    focal = np.linalg.norm(P[:, :2, :3] - principal[..., None] * P[:, 2:3, :3], axis=-1)
+    centres = -np.linalg.solve(P[:, :, :3], P[:, :, 3:])[..., 0]
+    spread = float(np.sqrt(np.mean(np.sum((centres - centres.mean(axis=0)) ** 2, axis=-1))))
+    if spread < 1e-12 * max(1.0, float(np.abs(centres).max())):
+        raise InputError("all cameras share one centre: no baseline to triangulate from; "
+                         "check the extrinsics (CameraMatrix / rotation and translation)")
+    return P, principal, focal, centres
 
 
 def fundamental_matrix(P_a: np.ndarray, P_b: np.ndarray) -> np.ndarray:
