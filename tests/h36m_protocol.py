@@ -111,3 +111,33 @@ def score(frames: list[Frame], results: list) -> Score:
     errors = np.concatenate(errors)
     return Score(float(errors.mean()), float(np.median(errors)), float(np.percentile(errors, 95)),
                  float(np.concatenate(kept).mean() * 100), float(np.concatenate(reproj).mean()))
+
+
+# COCO-18 part <- H36M-17 joint (eyes and ears have no H36M counterpart: -1)
+H36M_TO_COCO = (10, 8, 14, 15, 16, 11, 12, 13, 1, 2, 3, 4, 5, 6, -1, -1, -1, -1)
+SPOTS = ((-1.0, -0.6), (0.9, 0.5), (0.1, 1.3), (-0.9, 0.9))  # metres, inside S1's capture volume
+
+
+def scene(h36m_dir: Path, people: int, seed: int = 0) -> tuple[CameraGroup, np.ndarray]:
+    """Several of the sample's skeletons in one world: S1's 4 cameras and (people, 17, 3) joints,
+    metres, each skeleton turned by a random angle about the vertical and standing at one of SPOTS."""
+    rng = np.random.default_rng(seed)
+    sample = world_truth(h36m_dir)
+    group = sample[0][1]
+    skeletons = []
+    for n in range(people):
+        joints = sample[(0, 2, 3, 0)[n]][2]  # the three standing subjects
+        pelvis = joints[0]
+        a = rng.uniform(0, 2 * np.pi)
+        turn = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+        skeletons.append((joints - pelvis) @ turn.T + [SPOTS[n][0], SPOTS[n][1], pelvis[2]])
+    return group, np.array(skeletons)
+
+
+def as_coco(keypoints: np.ndarray) -> np.ndarray:
+    """(..., 17, C) H36M joints -> (..., 18, C) COCO parts; eyes and ears are zeros (missing)."""
+    out = np.zeros(keypoints.shape[:-2] + (18, keypoints.shape[-1]), keypoints.dtype)
+    for part, joint in enumerate(H36M_TO_COCO):
+        if joint >= 0:
+            out[..., part, :] = keypoints[..., joint, :]
+    return out

@@ -127,7 +127,8 @@ def _stack_views(keypoints: Any, views: int) -> np.ndarray:
 MIN_BATCH = 8  # people are padded to a power of two >= this: few compiles for any crowd
 
 
-def _batch_bucket(n: int) -> int:
+def people_bucket(n: int) -> int:
+    """People axes are padded to this size (a power of two >= MIN_BATCH)."""
     return max(MIN_BATCH, 1 << max(0, (n - 1).bit_length()))
 
 
@@ -152,7 +153,7 @@ def triangulate_details(group: Any, keypoints: Any, method: str = "robust", *,
     parts = keypoints.shape[-2]
     flat = keypoints.reshape(views, -1, parts, 3)
     people = flat.shape[1]
-    padded = _batch_bucket(people)
+    padded = people_bucket(people)
     if padded != people:
         flat = np.concatenate([flat, np.zeros((views, padded - people, parts, 3))], axis=1)
     pixels = flat[..., :2]

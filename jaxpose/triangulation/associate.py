@@ -39,7 +39,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from jaxpose.errors import InputError
-from jaxpose.triangulation.api import CameraSet, camera_set, triangulate_details
+from jaxpose.triangulation.api import CameraSet, people_bucket, camera_set, triangulate_details
 from jaxpose.triangulation.core import openpose_max_error
 from jaxpose.triangulation.geometry import fundamental_matrix
 
@@ -145,7 +145,7 @@ def associate(group: Any, detections: Sequence[Any], *, score_threshold: float =
     if gate is None:
         gate = 2.0 * float(openpose_max_error(np.asarray(cameras.image_sizes[0], np.float64)))
     cap = 2.0 * gate
-    most = max(counts)
+    most = people_bucket(max(counts))  # padded: one undistortion compile for any crowd size
     stacked = np.zeros((views, most, parts, 3))
     for v, a in enumerate(dets):
         stacked[v, :a.shape[0]] = a
