@@ -28,6 +28,7 @@ _EXPORTS = {
     "JaxposeError": "jaxpose.errors",
     "Camera": "jaxpose.cameras",
     "CameraGroup": "jaxpose.cameras",
+    "calibrate": "jaxpose.calibration",
     "triangulate": "jaxpose.triangulation",
     "Poses3D": "jaxpose.poses3d",
     "make_multiview_pose_fn": "jaxpose.triangulation.multiview",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import cv2
@@ -11,6 +10,7 @@ import pytest
 
 from conftest import MODELS_DIR, need_shared
 from jaxpose.cameras import Camera, CameraGroup
+from jaxpose.cameras.toml_format import tomllib  # tomllib, or tomli before Python 3.11
 from jaxpose.errors import InputError
 
 EXAMPLE_XML = MODELS_DIR / "cameraParameters" / "flir" / "17012332.xml.example"

@@ -132,3 +132,25 @@ def test_wrong_contents_are_clear_errors(tmp_path):
     path.write_bytes(b"\x80\x04garbage")
     with pytest.raises(InputError, match="not a readable cameras.pkl"):
         CameraGroup.from_h36m(path, "S1")
+
+
+def _entry() -> dict:
+    return {"R": np.eye(3), "T": np.zeros((3, 1)), "f": np.full((2, 1), 1000.0), "c": np.full((2, 1), 500.0),
+            "k": np.zeros((3, 1)), "p": np.zeros((2, 1)), "w": 1000, "h": 1002, "name": "camera1", "id": "1"}
+
+
+def test_one_flipped_bit_cannot_exhaust_memory_or_corrupt_numpy(tmp_path):
+    """Found by fuzzing: BINPUT -> LONG_BINPUT makes C pickle allocate a memo of ~2^32 slots, and a
+    dtype whose copy flag flips to False would have NumPy's BUILD mutate the global float64 dtype."""
+    seed = pickle.dumps({("S1", "1"): _entry()}, protocol=3)
+    path = tmp_path / "cameras.pkl"
+    at = seed.index(b"Rq") + 1  # a BINPUT right after a REDUCE
+    bomb = seed[:at] + b"r" + seed[at + 1:]
+    path.write_bytes(bomb)
+    with pytest.raises(InputError):
+        CameraGroup.from_h36m(path, "S1")
+    at = seed.index(b"\x89\x88\x87")  # dtype('f8', align=False, copy=True)
+    path.write_bytes(seed[:at] + b"\x89\x89\x87" + seed[at + 3:])  # copy=False
+    group = CameraGroup.from_h36m(path, "S1")
+    assert group[0].K[0, 0] == 1000.0
+    assert np.dtype("f8").byteorder == "=" and np.zeros(3).sum() == 0.0  # NumPy unharmed

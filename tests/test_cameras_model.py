@@ -108,6 +108,13 @@ def test_opencv_edge_cases_z_zero_and_negative_radial_factor():
         np.testing.assert_allclose(np.asarray(undistort_points(K, d, pts)), ref, atol=1e-9)
 
 
+def test_distortion_vectors_opencv_would_refuse_are_refused():
+    with pytest.raises(InputError, match="0, 4, 5, 8, 12 or 14"):
+        project_points(K, np.zeros(6), np.eye(3), np.zeros(3), np.ones((2, 3)))
+    with pytest.raises(InputError, match="0, 4, 5, 8, 12 or 14"):
+        undistort_points(K, np.zeros((5, 1)), np.ones((2, 2)))
+
+
 def test_one_compile_per_shape_whatever_the_coefficient_count():
     distortion.project_points_padded.clear_cache()
     distortion.undistort_points_padded.clear_cache()

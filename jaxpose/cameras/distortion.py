@@ -23,6 +23,8 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
+from jaxpose.errors import InputError
+
 N_COEFFS = 14  # the longest OpenCV distortion vector
 DIST_COUNTS = (0, 4, 5, 8, 12, 14)
 
@@ -30,6 +32,8 @@ DIST_COUNTS = (0, 4, 5, 8, 12, 14)
 def pad_distortion(dist: jax.Array) -> jax.Array:
     """(n,) OpenCV coefficients -> (14,) with zeros appended (OpenCV's own padding)."""
     dist = jnp.asarray(dist)
+    if dist.ndim != 1 or dist.shape[0] not in DIST_COUNTS:
+        raise InputError(f"OpenCV takes 0, 4, 5, 8, 12 or 14 distortion coefficients, got shape {dist.shape}")
     return jnp.concatenate([dist, jnp.zeros(N_COEFFS - dist.shape[-1], dist.dtype)])
 
 

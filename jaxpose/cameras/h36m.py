@@ -1,9 +1,12 @@
 """Human3.6M cameras from MMPose's `cameras.pkl` (basis doc §1.6 and §2.1).
 
 The file is a Python pickle. It is NEVER read with `pickle.load`: a restricted unpickler resolves
-only the three NumPy globals an array needs (`numpy.core.multiarray._reconstruct`, `numpy.ndarray`,
-`numpy.dtype`) and refuses every other global with an InputError, so a crafted file cannot run code.
-Keep such files out of any default path all the same; read only files you trust.
+only the three globals a pickled NumPy array names (`numpy.core.multiarray._reconstruct`,
+`numpy.ndarray`, `numpy.dtype`), and even those are not NumPy's own: they are stand-ins that collect
+the shape, a plain numeric dtype and the raw bytes, from which the array is rebuilt with
+`np.frombuffer`. Every other global (functions, classes, NumPy scalars, object arrays) is refused
+with an InputError, so a crafted file can neither run code nor corrupt NumPy's state. Keep such
+files out of any default path all the same: read only files you trust.
 
 Schema: a dict keyed (subject, camera_id) -> {R (3,3) camera->world rotation, T (3,1) camera centre
 in the world (metres), f (2,1), c (2,1) pixels, k (3,1) radial, p (2,1) tangential, w, h, name, id}.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import pickletools
 from pathlib import Path
 from typing import Any
 
@@ -32,42 +36,109 @@ from jaxpose.cameras.camera import Camera, CameraGroup
 from jaxpose.errors import InputError
 
 MAX_PICKLE_BYTES = 16 * 2**20
-
-
-def _numpy_reconstruct():
-    try:
-        from numpy._core.multiarray import _reconstruct  # NumPy >= 2
-    except ImportError:  # pragma: no cover - NumPy 1.x
-        from numpy.core.multiarray import _reconstruct
-    return _reconstruct
+MAX_ARRAY_ELEMENTS = 2**20
+_NUMERIC_DTYPES = {"f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "b1"}
 
 
 class _RefusedGlobal(Exception):
     pass
 
 
-class _ArraysOnlyUnpickler(pickle.Unpickler):
-    """Unpickler that can rebuild NumPy arrays and plain containers, and nothing else."""
+class _DtypeSpec:
+    """Stand-in for `numpy.dtype(name, align, copy)` + its pickled state: only plain numbers."""
+
+    def __init__(self, name: Any = None, align: Any = False, copy: Any = False) -> None:
+        self.name, self.byteorder = name, "="
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, tuple) and len(state) >= 2 and state[1] in ("<", ">", "=", "|"):
+            self.byteorder = state[1]
+
+    def resolve(self) -> np.dtype:
+        if self.name not in _NUMERIC_DTYPES:
+            raise ValueError(f"array type {str(self.name)[:20]!r} is not a plain number type")
+        return np.dtype(self.name).newbyteorder(self.byteorder)
+
+
+class _ArraySpec:
+    """Stand-in for a pickled ndarray: `_reconstruct(...)` then BUILD with (version, shape, dtype, fortran, bytes)."""
+
+    def __init__(self, *args: Any) -> None:
+        self.array: np.ndarray | None = None
+
+    def __setstate__(self, state: Any) -> None:
+        if not isinstance(state, tuple) or len(state) not in (4, 5):
+            raise ValueError("malformed array state")
+        shape, dtype, fortran, data = state[-4:]
+        if not (isinstance(shape, tuple) and all(isinstance(n, int) and 0 <= n <= MAX_ARRAY_ELEMENTS for n in shape)):
+            raise ValueError("malformed array shape")
+        if not isinstance(dtype, _DtypeSpec) or not isinstance(data, bytes):
+            raise ValueError("malformed array data")
+        dtype = dtype.resolve()
+        count = int(np.prod(shape, dtype=np.int64))
+        if count > MAX_ARRAY_ELEMENTS or len(data) != count * dtype.itemsize:
+            raise ValueError("array data does not match its shape")
+        flat = np.frombuffer(data, dtype=dtype).astype(dtype.newbyteorder("="))
+        self.array = flat.reshape(shape, order="F" if fortran else "C").copy()
+
+
+def _reconstruct_stand_in(*args: Any) -> _ArraySpec:
+    return _ArraySpec()
+
+
+class _ArraysOnlyUnpickler(pickle._Unpickler):  # the pure-Python unpickler: its memo is a dict
+    """Unpickler that rebuilds plain numeric NumPy arrays and containers, and nothing else.
+
+    The pure-Python implementation is used on purpose: the C one allocates its memo table up to the
+    largest index a (possibly corrupt) file names, i.e. gigabytes from one flipped bit.
+    """
 
     _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct,
-        ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct,
-        ("numpy", "ndarray"): lambda: np.ndarray,
-        ("numpy", "dtype"): lambda: np.dtype,
+        ("numpy.core.multiarray", "_reconstruct"): _reconstruct_stand_in,
+        ("numpy._core.multiarray", "_reconstruct"): _reconstruct_stand_in,
+        ("numpy", "ndarray"): _ArraySpec,
+        ("numpy", "dtype"): _DtypeSpec,
     }
 
     def find_class(self, module: str, name: str) -> Any:
-        factory = self._ALLOWED.get((module, name))
-        if factory is None:
+        if (module, name) not in self._ALLOWED:
             raise _RefusedGlobal(f"{module}.{name}")
-        return factory()
+        return self._ALLOWED[(module, name)]
 
     def persistent_load(self, pid: Any) -> Any:
         raise _RefusedGlobal("a persistent id")
 
 
+def _arrays(value: Any, budget: list[int] | None = None, depth: int = 0) -> Any:
+    """Replace every array stand-in by its array, through dicts, lists and tuples (bounded walk)."""
+    budget = [100_000] if budget is None else budget
+    budget[0] -= 1
+    if depth > 50 or budget[0] < 0:
+        raise ValueError("nested too deeply or too many objects")
+    if isinstance(value, _ArraySpec):
+        if value.array is None:
+            raise ValueError("an array without data")
+        return value.array
+    if isinstance(value, _DtypeSpec) or callable(value):
+        raise ValueError("a bare type or function where data was expected")
+    if isinstance(value, dict):
+        return {_arrays(k, budget, depth + 1): _arrays(v, budget, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_arrays(v, budget, depth + 1) for v in value)
+    return value
+
+
+def _prescan(data: bytes) -> None:
+    """Walk the opcodes without running them: refuse extension codes, persistent ids, huge memo indices."""
+    for opcode, arg, _ in pickletools.genops(data):
+        if opcode.name in ("PERSID", "BINPERSID", "EXT1", "EXT2", "EXT4"):
+            raise _RefusedGlobal(f"the opcode {opcode.name}")
+        if opcode.name in ("PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET") and int(arg) > 100_000:
+            raise ValueError(f"memo index {arg} is out of range")
+
+
 def load_arrays_pickle(path: str | Path) -> Any:
-    """Unpickle a file that may contain only NumPy arrays, numbers, strings and containers."""
+    """Unpickle a file that may contain only numeric NumPy arrays, numbers, strings and containers."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file (give the path to Human3.6M's cameras.pkl)")
@@ -75,14 +146,15 @@ def load_arrays_pickle(path: str | Path) -> Any:
         raise InputError(f"{path}: {path.stat().st_size} bytes is too large for a cameras.pkl")
     data = path.read_bytes()
     try:
-        return _ArraysOnlyUnpickler(io.BytesIO(data)).load()
+        _prescan(data)
+        return _arrays(_ArraysOnlyUnpickler(io.BytesIO(data)).load())
     except _RefusedGlobal as refused:
         raise InputError(
             f"{path}: refused to unpickle: the file asks for {refused}, and only NumPy arrays are allowed "
             "(a cameras.pkl holds nothing else; this file is not one, or it was tampered with)"
         ) from None
     except Exception as exc:  # noqa: BLE001 - pickle raises many types on corrupt data
-        raise InputError(f"{path}: not a readable cameras.pkl ({type(exc).__name__}: {exc})") from None
+        raise InputError(f"{path}: not a readable cameras.pkl ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 def _field(entry: dict, key: str, shape: tuple[int, ...], where: str) -> np.ndarray:
