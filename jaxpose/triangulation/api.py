@@ -199,7 +199,8 @@ def triangulate(group: Any, keypoints: Any, method: str = "robust", *, min_views
     min_views: views a point needs (default 2; "openpose": max(2, min(4, V - 1))).
     score_threshold: "robust" / "dlt" use views whose score is above it ("openpose": 0.35, fixed).
     image_sizes: (V, 2) W, H pixels, when the cameras do not carry them.
-    options: "robust" only: noise_factor (4), min_threshold (1 px), ambiguity_margin (0.5).
+    options: "robust" only (see `jaxpose.triangulation.core`): noise_factor (4), min_threshold
+        (1 px), body_weight (0.5), implausible (3.5 spacings), readmit (2).
 
     Returns (K, 4) or (N, K, 4) float32: x, y, z in the cameras' world units and a score
     (robust / dlt: the mean 2D score of the views used; openpose: 1), zeros where not reconstructed.

@@ -14,11 +14,21 @@ missing keypoints, image_sizes (V, 2) (W, H) pixels. B is people (x frames), K k
                 (default max(2, min(4, V - 1))); DLT; leave-one-out; then per person (step 8)
                 keep a keypoint iff finite, error < 5 x the person's mean error and < maxErr,
                 maxErr = 25 sqrt(W0 H0 / 1310720) pixels (float division, view 0's size).
-    "robust"    ours (see `methods.robust_point`), twice: a first pass with the inlier radius
-                tau0 = 0.5 maxErr measures the noise (median residual of the person's keypoints
-                seen by >= 3 inlier views); the second pass uses tau = clip(noise_factor x median,
-                min_threshold, maxErr). Ambiguous keypoints (two incompatible 2-view consensuses)
-                are not reconstructed.
+    "robust"    ours, per person:
+                1. hypotheses: weighted DLT (weights = 2D scores) of every view subset of
+                   `methods.hypothesis_sets` (all views, each view left out, every pair);
+                2. noise: MSAC consensus with the radius tau0 = 0.5 maxErr; tau = noise_factor x
+                   the median residual of the person's keypoints seen by >= 3 inlier views,
+                   clipped to [min_threshold, maxErr] (tau0 without such keypoints);
+                3. consensus at tau: each hypothesis costs sum_v w_v min(r_v^2, tau^2); a keypoint
+                   whose winner has >= 3 inliers is "confident";
+                4. body prior for disputed keypoints (a 2-view winner): among the hypotheses with
+                   >= 2 inliers, the lowest (cost - best) / tau^2 + body_weight x gap, where gap =
+                   distance to the nearest confident keypoint of the person / the person's
+                   median nearest-neighbour spacing; a disputed keypoint seen by >= 3 views whose
+                   choice lies more than `implausible` spacings off the body is dropped;
+                5. fit: weighted DLT + Gauss-Newton on the chosen inliers, views within
+                   readmit x tau re-admitted, fitted again; >= min_views views, finite, in front.
 """
 
 from __future__ import annotations

@@ -1,14 +1,15 @@
 """Triangulation rules for one point seen in V views (pure JAX; `vmap` over points).
 
-Every rule takes the conditioned projections P (V, 3, 4), the point's conditioned image
-coordinates xy (V, 2) and a per-view weight / validity, and returns a `PointEstimate`:
+Every function takes the projections P (V, 3, 4), the point's image coordinates xy (V, 2) (both
+conditioned, `geometry.Conditioned`) and a per-view weight / validity:
 
-    dlt_point       plain DLT over the valid views (the peers' baseline)
+    dlt_point       plain DLT over the valid views (the peers' baseline) -> PointEstimate
     openpose_point  features §5.3 steps 3-6: DLT, mean reprojection error, leave-one-out when
-                    >= 4 views and error > 0.5 maxErr (the keypoint-set gate of step 8 is applied
-                    per person by `jaxpose.triangulation.core`)
-    robust_point    ours: consensus over view-subset hypotheses, then weighted DLT + Gauss-Newton
-                    on the inliers (see `robust_point`)
+                    >= 4 views and error > 0.5 maxErr -> PointEstimate (the keypoint-set gate of
+                    step 8 is applied per person by `jaxpose.triangulation.core`)
+    hypotheses      the robust rule's view-subset DLTs and their residuals -> Hypotheses
+    consensus_costs MSAC costs and inlier sets of the hypotheses at a radius
+    fit_inliers     weighted DLT + Gauss-Newton on an inlier set, re-admission -> PointEstimate
 
 Errors are in conditioned units; `core` converts them to pixels.
 """
@@ -67,8 +68,8 @@ def openpose_point(P: jnp.ndarray, xy: jnp.ndarray, valid: jnp.ndarray,
 
 
 def hypothesis_sets(views: int) -> np.ndarray:
-    """(H, V) bool view subsets tried by `robust_point`: all views, each view left out (V >= 4),
-    then every pair. Order matters only for exact ties (earlier wins)."""
+    """(H, V) bool view subsets of the robust rule: all views, each view left out (V >= 4), then
+    every pair. Order matters only for exact ties (earlier wins)."""
     sets = [np.ones(views, bool)]
     if views >= 4:
         sets += [np.arange(views) != v for v in range(views)]
