@@ -7,6 +7,7 @@ Host side (NumPy, float64, once per camera set):
 
 Device side (JAX, one point, `vmap` over anything; float32 in the conditioned frame):
     dlt(P, xy, weights) -> X (3,)                 weighted DLT (features §5.3 step 3)
+    linear_point(P, xy, weights) -> X (3,)        the same rows solved with w = 1 (cheaper)
     project(P, X) -> (V, 2), depth (V,)
     gauss_newton(P, xy, weights, X, iterations) -> X     reprojection least squares
 
@@ -144,6 +145,26 @@ def dlt(P: jnp.ndarray, xy: jnp.ndarray, weights: jnp.ndarray) -> jnp.ndarray:
     return X[:3] / X[3]
 
 
+def solve3(A: jnp.ndarray, b: jnp.ndarray) -> jnp.ndarray:
+    """x with A x = b for one 3x3 system, by cofactors (cheap to compile and run; the systems
+    here are small, symmetric and well conditioned in the conditioned frame)."""
+    c0 = jnp.cross(A[1], A[2])
+    c1 = jnp.cross(A[2], A[0])
+    c2 = jnp.cross(A[0], A[1])
+    det = jnp.dot(A[0], c0)
+    return (c0 * b[0] + c1 * b[1] + c2 * b[2]) / det
+
+
+def linear_point(P: jnp.ndarray, xy: jnp.ndarray, weights: jnp.ndarray) -> jnp.ndarray:
+    """Weighted linear triangulation with w = 1: the DLT rows, least squares in (x, y, z) by the
+    3x3 normal equations (cofactors). Equal to `dlt` on exact data, a little cheaper to run; the
+    robust rule seeds its hypotheses and fits with it (then refines by Gauss-Newton)."""
+    rows = jnp.concatenate([xy[:, 0:1] * P[:, 2] - P[:, 0], xy[:, 1:2] * P[:, 2] - P[:, 1]], axis=0)
+    rows = rows * jnp.concatenate([weights, weights])[:, None]
+    normal = rows.T @ rows
+    return solve3(normal[:3, :3], -normal[:3, 3])
+
+
 def project(P: jnp.ndarray, X: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     """Projection of one point into every view: P (V, 3, 4), X (3,) -> (xy (V, 2), depth (V,))."""
     u = P @ _homogeneous(X)
@@ -154,16 +175,6 @@ def residual_norms(P: jnp.ndarray, xy: jnp.ndarray, X: jnp.ndarray) -> jnp.ndarr
     """(V,) Euclidean distances between `xy` and the projections of X (conditioned units)."""
     projected, _ = project(P, X)
     return jnp.linalg.norm(projected - xy, axis=-1)
-
-
-def solve3(A: jnp.ndarray, b: jnp.ndarray) -> jnp.ndarray:
-    """x with A x = b for one 3x3 system, by cofactors (cheap to compile and run; the systems
-    here are small, symmetric and well conditioned in the conditioned frame)."""
-    c0 = jnp.cross(A[1], A[2])
-    c1 = jnp.cross(A[2], A[0])
-    c2 = jnp.cross(A[0], A[1])
-    det = jnp.dot(A[0], c0)
-    return (c0 * b[0] + c1 * b[1] + c2 * b[2]) / det
 
 
 def gauss_newton(P: jnp.ndarray, xy: jnp.ndarray, weights: jnp.ndarray, X: jnp.ndarray,

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpose.triangulation.geometry import dlt, gauss_newton, project, residual_norms
+from jaxpose.triangulation.geometry import dlt, gauss_newton, linear_point, project, residual_norms
 
 
 class PointEstimate(NamedTuple):
@@ -91,14 +91,14 @@ class Hypotheses(NamedTuple):
 
 
 def hypotheses(P: jnp.ndarray, xy: jnp.ndarray, weights: jnp.ndarray) -> Hypotheses:
-    """Weighted DLT of every subset of `hypothesis_sets` restricted to the valid views
-    (weights > 0) and its residuals in every valid view."""
+    """Weighted linear triangulation (`linear_point`) of every subset of `hypothesis_sets`
+    restricted to the valid views (weights > 0), and its residuals in every valid view."""
     sets = jnp.asarray(hypothesis_sets(P.shape[0]))
     valid = weights > 0
 
     def one(member):
         member = member & valid
-        X = dlt(P, xy, jnp.where(member, weights, 0.0))
+        X = linear_point(P, xy, jnp.where(member, weights, 0.0))
         r = jnp.where(valid, residual_norms(P, xy, X), jnp.inf)
         _, depth = project(P, X)
         ok = ((jnp.sum(member) >= 2) & jnp.all(jnp.where(member, depth > 0, True))
@@ -119,7 +119,7 @@ def consensus_costs(hyp: Hypotheses, weights: jnp.ndarray, threshold: jnp.ndarra
 
 def fit_inliers(P: jnp.ndarray, xy: jnp.ndarray, weights: jnp.ndarray, inliers: jnp.ndarray,
                 readmit: jnp.ndarray, min_views: int, iterations: int = 3) -> PointEstimate:
-    """Weighted DLT + Gauss-Newton on `inliers`; then every valid view with residual < `readmit`
+    """Weighted linear triangulation + Gauss-Newton on `inliers`; then every valid view with residual < `readmit`
     forms the new inlier set (views dropped by the consensus come back when the refined point
     explains them) and the fit is repeated once. Not reconstructed (no `used` view) unless
     >= min_views inliers, finite and in front of them."""
@@ -127,7 +127,7 @@ def fit_inliers(P: jnp.ndarray, xy: jnp.ndarray, weights: jnp.ndarray, inliers: 
 
     def fit(member):
         w = jnp.where(member, weights, 0.0)
-        return gauss_newton(P, xy, w, dlt(P, xy, w), iterations)
+        return gauss_newton(P, xy, w, linear_point(P, xy, w), iterations)
 
     def round_(member, _):
         X = fit(member)
