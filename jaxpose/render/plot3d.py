@@ -38,7 +38,7 @@ def _matplotlib() -> Any:
         import matplotlib
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
-        from mpl_toolkits.mplot3d import Axes3D  # noqa: F401  (registers the 3d projection)
+        import mpl_toolkits.mplot3d  # noqa: F401  (registers the "3d" projection)
     except ImportError as e:
         raise JaxposeError("3D plots need matplotlib: pip install 'jaxpose[plot]' "
                            "(or pip install matplotlib)") from e
