@@ -185,3 +185,27 @@ def test_reconstruct_from_poses_of_each_view(h36m):
     wrong_size = views[:3] + [_poses(as_coco(detections[3]), (640, 480))]
     with pytest.raises(InputError, match="view 3: image is 640x480 but camera '60457274' was calibrated at 1000x1002"):
         reconstruct(group, wrong_size)
+
+
+@pytest.mark.slow  # compiles the rules for 18 and 21 keypoints
+def test_reconstruct_triangulates_hands_of_the_associated_people(h36m):
+    """Hands ride on the body's association: each person's hand keypoints come from the same
+    detections (a 21-point hand planted around each person's wrist)."""
+    group, truth = scene(h36m, 2, seed=13)
+    rng = np.random.default_rng(14)
+    hands = truth[:, None, 13] + rng.normal(0, 0.05, (2, 21, 3))  # around the left wrist
+    visible = np.ones((2, 4), bool)
+    detections, labels = _views(group, truth, visible, rng)
+    hand_pixels = group.project(hands)
+    views = []
+    for v, (d, cam) in enumerate(zip(detections, group)):
+        order = labels[v]
+        hand = np.concatenate([hand_pixels[v, order] + rng.normal(0, 1, (2, 21, 2)),
+                               np.full((2, 21, 1), 0.7)], -1)
+        views.append(_poses(as_coco(d), cam.image_size).replace(hand_left=hand.astype(np.float32)))
+    poses3d = reconstruct(group, views)
+    assert poses3d.hand_left.shape == (2, 21, 4) and poses3d.hand_right is None
+    for m, row in enumerate(poses3d.detections):
+        person = labels[0][row[0]]
+        error = np.linalg.norm(poses3d.hand_left[m, :, :3] - hands[person], axis=-1)
+        assert np.all(poses3d.hand_left[m, :, 3] > 0) and error.mean() < 0.02
