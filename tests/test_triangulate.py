@@ -110,6 +110,15 @@ def test_noise_free_four_views_within_a_hundredth_of_a_millimetre(sample):
             assert error_mm < 0.01, (method, error_mm)
 
 
+def test_world_in_millimetres(sample):
+    """Results come in the cameras' unit; float32 conditioning keeps mm worlds exact too."""
+    _, group, truth = sample[0]
+    observed = _observed(group, truth)
+    for method in ("dlt", "openpose", "robust"):
+        points = jaxpose.triangulate(group.with_units("mm"), observed, method=method)
+        assert np.abs(points[:, :3] - truth * 1000).max() < 0.01, method
+
+
 def test_undistortion_is_applied(sample):
     """Distortion ignored (OpenPose without --frame_undistort) costs ~6.37 mm (basis doc §2.3)."""
     errors = []
