@@ -32,6 +32,9 @@ _EXPORTS = {
     "Camera": "jaxpose.cameras",
     "CameraGroup": "jaxpose.cameras",
     "calibrate": "jaxpose.calibration",
+    "triangulate": "jaxpose.triangulation",
+    "Poses3D": "jaxpose.poses3d",
+    "make_multiview_pose_fn": "jaxpose.triangulation.multiview",
 }
 
 __all__ = sorted(_EXPORTS)
