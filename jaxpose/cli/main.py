@@ -1,7 +1,8 @@
 """Entry point of the `jaxpose` command.
 
 `jaxpose [OpenPose flags]` runs the pose pipeline (jaxpose.cli.run); the first word selects a
-sub-command instead: `jaxpose convert ...` (Caffe -> jaxpose model file) and `jaxpose fetch-models`.
+sub-command instead: `jaxpose convert ...` (Caffe -> jaxpose model file), `jaxpose fetch-models`,
+`jaxpose eval` (COCO keypoint AP) and `jaxpose train` (training and fine-tuning).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import sys
 SUBCOMMANDS = {
     "convert": "jaxpose.cli.convert",
     "fetch-models": "jaxpose.cli.fetch",
+    "eval": "jaxpose.cli.eval",
+    "train": "jaxpose.cli.train",
 }
 
 

@@ -60,11 +60,12 @@ def _quiet_coco(source: str | Path | dict):
 
 
 def predict_coco(pose_fn: Callable, params: Any, annotations: str | Path, images_dir: str | Path,
-                 on_image: Callable[[str, int], None] | None = None) -> Predictions:
+                 on_image: Callable[[str, int], None] | None = None,
+                 on_start: Callable[[int], None] | None = None) -> Predictions:
     """Run `pose_fn(params, rgb)` on every image of `annotations` found in `images_dir`.
 
-    An image missing on disk or unreadable is recorded in `failures` (and skipped); the caller
-    decides whether that is fatal. `on_image(frame_name, people)` after each image.
+    Images missing on disk are an InputError before any work; an unreadable one is recorded in
+    `failures` (and skipped: it counts as an image without detections). `on_start(number of images)` once, `on_image(frame_name, people)` after each image.
     """
     from jaxpose.io.readers import decode_image
     from jaxpose.io.writers.coco_json import coco_entries
@@ -75,15 +76,19 @@ def predict_coco(pose_fn: Callable, params: Any, annotations: str | Path, images
         raise InputError(f"{images_dir}: no such image folder.")
     if not gt.imgs:
         raise InputError(f"{annotations}: the annotation file lists no images; nothing to evaluate.")
+    files = {image_id: Path(str(gt.imgs[image_id]["file_name"]).replace("\\", "/")).name
+             for image_id in sorted(gt.imgs)}
+    missing = [name for name in files.values() if not (images_dir / name).is_file()]
+    if missing:
+        raise InputError(f"{len(missing)} of {len(files)} images of {annotations} are missing in "
+                         f"{images_dir} (e.g. {', '.join(missing[:3])}); check --images.")
+    if on_start is not None:
+        on_start(len(files))
     entries: list[dict] = []
     failures: list[tuple[str, str]] = []
     done = people = 0
-    for image_id in sorted(gt.imgs):
-        file_name = Path(str(gt.imgs[image_id]["file_name"]).replace("\\", "/")).name
+    for image_id, file_name in files.items():
         path = images_dir / file_name
-        if not path.is_file():
-            failures.append((file_name, f"{path}: missing on disk"))
-            continue
         try:
             image = decode_image(path)
         except InputError as exc:

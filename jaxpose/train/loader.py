@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from jaxpose.errors import InputError
+from jaxpose.io.readers import decode_image
 from jaxpose.train.augment import augment
 from jaxpose.train.coco_data import CocoKeypoints
 from jaxpose.train.layouts import Layout, flip_permutation, to_model_layout
@@ -44,14 +45,6 @@ class Batch:
     image_ids: np.ndarray  # (B,) int64 COCO image ids, for messages
 
 
-def read_rgb(path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError(f"{path}: cannot decode the image (corrupt or not an image); remove it "
-                         "from the annotation file or replace it.")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
 def sample_image(num_images: int, seed: int, g: int) -> int:
     """Index of the image of the run's g-th sample: epochs of a seeded permutation."""
     epoch, position = divmod(g, num_images)
@@ -64,7 +57,7 @@ def make_sample(data: CocoKeypoints, index: int, layout: Layout, recipe: Recipe,
                 coordinate_shift: float = 0.0):
     """One augmented sample: (crop (H, W, 3), mask (H, W), people (max_people, K, 3), image id)."""
     image_info = data.images[index]
-    image = read_rgb(image_info.path)
+    image = decode_image(image_info.path)
     h, w = image.shape[:2]
     mask = data.mask_miss(image_info) if recipe.use_mask else np.full((h, w), 255, np.uint8)
     if mask.shape != (h, w):
