@@ -119,21 +119,30 @@ def initial_model(config: TrainConfig):
 
 def init_params(model_name: str, seed: int) -> Any:
     """From-scratch parameters: the recipe's initialiser for kernels (Caffe "gaussian" std 0.01 for
-    CMU-2017, Xavier for OP-train and tf-pose, §8), zero biases, PReLU slopes 0.25."""
+    CMU-2017; Caffe "xavier", U[-sqrt(3 / fan_in), +sqrt(3 / fan_in)], for OP-train and tf-pose,
+    §8), zero biases, PReLU slopes 0.25. Drawn with NumPy: shapes come from `jax.eval_shape`, so
+    nothing is compiled (jitting Flax's `init` of these nets takes minutes on CPU)."""
     from jaxpose.nets import build_net
     from jaxpose.train.recipes import recipe_for
 
     net = build_net(model_name)
-    params = net.init(jax.random.key(seed), jnp.zeros((1, 64, 64, 3), jnp.float32))["params"]
+    shapes = jax.eval_shape(net.init, jax.random.key(0), jnp.zeros((1, 64, 64, 3), jnp.float32))["params"]
     gaussian = recipe_for(model_name).name == "CMU-2017"
-    init = (jax.nn.initializers.normal(0.01) if gaussian
-            else jax.nn.initializers.variance_scaling(1.0, "fan_in", "uniform"))
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(params)
-    keys = jax.random.split(jax.random.key(seed + 1), len(leaves))
-    out = []
-    for (path, leaf), key in zip(leaves, keys):
-        out.append(init(key, leaf.shape, leaf.dtype) if path[-1].key == "kernel" else leaf)
-    return jax.tree_util.tree_unflatten(treedef, out)
+    rng = np.random.default_rng(seed)
+
+    def leaf(path, shape) -> np.ndarray:
+        name = path[-1].key
+        if name == "kernel":
+            if gaussian:
+                return rng.normal(0.0, 0.01, shape.shape).astype(np.float32)
+            fan_in = int(np.prod(shape.shape[:-1]))
+            bound = np.sqrt(3.0 / fan_in)
+            return rng.uniform(-bound, bound, shape.shape).astype(np.float32)
+        if name == "slope":
+            return np.full(shape.shape, 0.25, np.float32)
+        return np.zeros(shape.shape, np.float32)
+
+    return jax.tree_util.tree_map_with_path(leaf, shapes)
 
 
 def _check_config(config: TrainConfig) -> None:
