@@ -187,3 +187,32 @@ def test_loader_deterministic_and_resumable():
     finally:
         a.close()
         b.close()
+
+
+def test_metrics_csv_resume_and_tensorboard(tmp_path):
+    """The CSV keeps the rows up to the resumed step; TensorBoard scalars are real event records."""
+    import struct
+
+    from jaxpose.train.metrics import MetricsLog
+
+    log = MetricsLog(tmp_path, ["loss", "lr"], tensorboard=True)
+    for step in (1, 2, 3):
+        log.write(step, {"loss": 10.0 / step, "lr": 1e-5})
+    log.close()
+    log = MetricsLog(tmp_path, ["loss", "lr"], resume_step=2)
+    log.write(3, {"loss": 7.0, "lr": 1e-5})
+    log.close()
+    lines = (tmp_path / "metrics.csv").read_text().split()
+    assert lines[0] == "step,loss,lr" and [r.split(",")[0] for r in lines[1:]] == ["1", "2", "3"]
+    assert lines[3].split(",")[1] == "7"
+    from tensorboardX.proto import event_pb2
+
+    events = list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    assert len(events) == 1
+    data, values = events[0].read_bytes(), []
+    while data:  # TFRecord: length (8), crc (4), payload, crc (4)
+        (length,) = struct.unpack("<Q", data[:8])
+        event = event_pb2.Event.FromString(data[12:12 + length])
+        data = data[16 + length:]
+        values += [(event.step, v.tag, v.simple_value) for v in event.summary.value]
+    assert (2, "train/loss", pytest.approx(5.0)) in values
