@@ -23,7 +23,8 @@ LOSS_DIVISORS = {"openpose": 2.0, "tf_pose": 4.0}
 
 
 def stage_outputs(net: Any, model_name: str, params: Any, x: jnp.ndarray) -> dict[str, jnp.ndarray]:
-    """{"paf1", "heat1", ...}: every supervised stage output (N, h, w, c) float32 of `net` on `x`."""
+    """{"paf1", "heat1", ...}: every supervised stage output (N, h, w, c) of `net` on `x`, in
+    float32 (or float64 when the net computes in float64)."""
     layers = stage_output_layers(model_name)
     names = {layer for _, _, layer in layers}
     _, state = net.apply(
@@ -31,8 +32,10 @@ def stage_outputs(net: Any, model_name: str, params: Any, x: jnp.ndarray) -> dic
         capture_intermediates=lambda module, method: method == "__call__" and module.name in names,
     )
     found = state["intermediates"]
-    return {f"{kind}{stage}": found[layer]["__call__"][0].astype(jnp.float32)
-            for kind, stage, layer in layers}
+    def at_least_f32(a: jnp.ndarray) -> jnp.ndarray:  # bfloat16 -> float32; float64 stays
+        return a.astype(jnp.promote_types(a.dtype, jnp.float32))
+
+    return {f"{kind}{stage}": at_least_f32(found[layer]["__call__"][0]) for kind, stage, layer in layers}
 
 
 def multi_stage_loss(stages: dict[str, jnp.ndarray], targets: jnp.ndarray, weights: jnp.ndarray,
