@@ -219,3 +219,30 @@ def test_fine_tuning_run_on_shared_coco(tmp_path):
     found_before = _matched_people(start, ANN, COCO_DIR)
     found_after = _matched_people(tuned, ANN, COCO_DIR)
     assert found_before and found_before <= found_after, (found_before, found_after)
+
+
+@pytest.mark.slow
+def test_fine_tune_a_converted_caffe_body_25(tmp_path):
+    """OpenPose's BODY_25 (random Caffe weights, converted with from_caffe and saved): one step of
+    the OP-train recipe ("openpose" targets, foot channels masked, 6 stage losses), saved as a
+    model file that make_pose_fn runs."""
+    from caffe_writer import write_random_caffemodel
+    from conftest import PROTOTXTS
+
+    import jaxpose
+
+    prototxt = need_shared(PROTOTXTS["BODY_25"])
+    need_shared(ANN)
+    caffemodel = write_random_caffemodel(prototxt, tmp_path / "b25.caffemodel", seed=1)
+    converted = jaxpose.save_model(jaxpose.from_caffe(prototxt, caffemodel), tmp_path / "b25.jaxpose")
+    result = train(tiny(tmp_path / "run", model=str(converted), steps=1, batch_size=1,
+                        input_size=(32, 32), checkpoint_every=1, lr=1e-9))
+    rows = losses(tmp_path / "run")
+    assert len(rows) == 1 and np.isfinite(float(rows[0][1]))
+    with open(tmp_path / "run" / "metrics.csv") as f:
+        header = f.readline().strip().split(",")
+    assert [c for c in header if c[:3] in ("paf", "hea")] == ["paf1", "paf2", "paf3", "paf4", "heat1", "heat2"]
+    tuned = jaxpose.load_model(result.model_path)
+    assert tuned.name == "BODY_25"
+    poses = jaxpose.make_pose_fn(tuned, net_resolution=(-1, 64))(tuned.params, np.zeros((48, 64, 3), np.uint8))
+    assert poses.keypoints.shape[1:] == (25, 3)
