@@ -68,31 +68,29 @@ def test_resume_equals_uninterrupted_bit_for_bit(tmp_path):
 
 @pytest.mark.slow
 def test_non_finite_loss_names_step_and_images_and_keeps_the_last_good_checkpoint(tmp_path):
+    """An absurd learning rate: step 1 is finite, its update overflows the weights, step 2's loss
+    is not finite. The run stops naming step 2 and its images; step 1 stays the last checkpoint.
+    (NaN keypoints do not get this far: a NaN point draws nothing, so the loss stays finite.)"""
     need_shared(ANN)
+    seen: dict[int, list[int]] = {}
 
-    def poison_step_three(stream, start):
+    def record(stream, start):
         for step, batch in enumerate(stream.batches(start), start):
-            if step == 2:
-                keypoints = batch.keypoints.copy()
-                keypoints[0, 0, 0, :2] = np.nan
-                keypoints[0, 0, 0, 2] = 1
-                batch = type(batch)(batch.images, keypoints, batch.masks, batch.image_ids)
-                poisoned.extend(int(i) for i in batch.image_ids)
+            seen[step + 1] = [int(i) for i in batch.image_ids]
             yield batch
 
-    poisoned: list[int] = []
     with pytest.raises(TrainingError) as info:
-        train(tiny(tmp_path / "run", checkpoint_every=1), batches=poison_step_three)
+        train(tiny(tmp_path / "run", checkpoint_every=1, lr=1e30, schedule="constant"), batches=record)
     message = str(info.value)
-    assert "at step 3" in message
-    assert all(str(i) in message for i in poisoned)
+    assert "at step 2," in message
+    assert f"images {', '.join(str(i) for i in seen[2])};" in message
     from jaxpose.train.checkpoint import Checkpoints
 
     ckpt = Checkpoints(tmp_path / "run" / "checkpoints")
-    assert ckpt.latest_step() == 2
+    assert ckpt.latest_step() == 1
     ckpt.close()
     assert not (tmp_path / "run" / "model.jaxpose").exists()
-    assert [r[0] for r in losses(tmp_path / "run")] == ["1", "2"]
+    assert [r[0] for r in losses(tmp_path / "run")] == ["1"]
 
 
 def test_bad_settings(tmp_path):
