@@ -244,3 +244,27 @@ def test_fine_tune_a_converted_caffe_body_25(tmp_path):
     assert tuned.name == "BODY_25"
     poses = jaxpose.make_pose_fn(tuned, net_resolution=(-1, 64))(tuned.params, np.zeros((48, 64, 3), np.uint8))
     assert poses.keypoints.shape[1:] == (25, 3)
+
+
+@pytest.mark.parametrize("name", ["MOBILENET_THIN", "COCO", "BODY_25"])
+def test_from_scratch_initial_model(tmp_path, name):
+    """--from_scratch: the net's exact parameter tree, kernels drawn with the recipe's initialiser
+    (CMU-2017 Gaussian std 0.01; Xavier U[-sqrt(3/fan_in), +] otherwise), zero biases, PReLU 0.25."""
+    from jaxpose.nets import build_net
+    from jaxpose.train.loop import initial_model
+
+    model, fine_tuning = initial_model(tiny(tmp_path, model=name.lower() if name == "MOBILENET_THIN" else name,
+                                            from_scratch=True))
+    assert not fine_tuning and model.name == name
+    expected = jax.eval_shape(build_net(name).init, jax.random.key(0), np.zeros((1, 16, 16, 3), np.float32))["params"]
+    assert jax.tree.map(lambda a: a.shape, model.params) == jax.tree.map(lambda a: a.shape, expected)
+    flat = jax.tree_util.tree_flatten_with_path(model.params)[0]
+    kernels = [(p, a) for p, a in flat if p[-1].key == "kernel" and a.size > 10000]
+    layer_path, kernel = kernels[-1]
+    if name == "COCO":
+        assert np.std(kernel) == pytest.approx(0.01, rel=0.05)
+    else:
+        bound = np.sqrt(3 / np.prod(kernel.shape[:-1]))
+        assert np.abs(kernel).max() <= bound and np.abs(kernel).max() > 0.9 * bound
+    assert all(not np.any(a) for p, a in flat if p[-1].key == "bias")
+    assert all(np.all(a == 0.25) for p, a in flat if p[-1].key == "slope")
