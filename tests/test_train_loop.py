@@ -34,7 +34,7 @@ def tiny(out: Path, **changes) -> TrainConfig:
 
 def losses(run: Path) -> list[str]:
     with open(run / "metrics.csv", newline="") as f:
-        return [(r["step"], r["loss"], r["paf1"], r["heat6"], r["grad_norm"]) for r in csv.DictReader(f)]
+        return [(r["step"], r["loss"], r["paf1"], r.get("heat6"), r["grad_norm"]) for r in csv.DictReader(f)]
 
 
 def params_of(path: Path) -> list[np.ndarray]:
