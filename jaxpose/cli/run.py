@@ -111,6 +111,28 @@ def name_collisions(options: Options) -> list[str]:
     return [f"{', '.join(files)} (frame name {name})" for name, files in owners.items() if len(files) > 1]
 
 
+def check_coco_ids(options: Options) -> None:
+    """--write_coco_json without --coco_gt: image ids come from the frame names' trailing numbers;
+    refuse, before any work, image inputs whose ids would clash (`messi5`, `cam1_000005`)."""
+    if not options.write_coco_json or options.coco_gt:
+        return
+    from jaxpose.io.writers.coco_json import check_image_ids
+
+    names = []
+    for path in [Path(p) for p in options.inputs] + ([Path(options.image_dir)] if options.image_dir else []):
+        if path.is_dir():
+            try:
+                names += [file.stem for file in readers.list_images(path)]
+            except InputError:
+                continue
+        elif path.suffix.lower() in readers.IMAGE_EXTENSIONS:
+            names.append(path.stem)
+    try:
+        check_image_ids(names)
+    except InputError as error:
+        raise UsageError(f"--write_coco_json: {error}") from None
+
+
 def check_name_collisions(options: Options) -> None:
     """Refuse, before any work, inputs whose outputs would overwrite each other (UsageError)."""
     if not (any(per_frame_dirs(options).values()) or options.write_coco_json):
@@ -233,6 +255,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
             raise UsageError("--write_posetrack needs --tracking 0 (PoseTrack files hold person ids).")
         Outputs.validate(options)
         check_name_collisions(options)
+        check_coco_ids(options)
     except UsageError as error:
         print(f"jaxpose: error: {error}\nRun `jaxpose --help` for the flags.", file=stderr)
         return EXIT_USAGE

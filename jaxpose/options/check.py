@@ -56,6 +56,8 @@ def check_options(options: Any) -> list[str]:
             )
         if fmt != "float" and not _can_write_image(fmt):
             raise UsageError(f"--write_heatmaps_format {fmt!r}: use png, jpg or float.")
+    if options.coco_gt and not options.write_coco_json:
+        raise UsageError("--coco_gt maps the image ids of --write_coco_json; add --write_coco_json FILE.")
     if options.write_coco_json:
         from jaxpose.io.writers.coco_json import coco_index_map
 

@@ -162,7 +162,7 @@ class Outputs:
         if o.write_coco_json:
             from jaxpose.io.writers.coco_json import CocoJsonWriter
 
-            self.coco = CocoJsonWriter(o.write_coco_json)
+            self.coco = CocoJsonWriter(o.write_coco_json, coco_gt=getattr(o, "coco_gt", "") or None)
 
     @staticmethod
     def validate(options: Any) -> None:
