@@ -7,6 +7,7 @@ import io
 import json
 import os
 import shutil
+import types
 from pathlib import Path
 
 import cv2
@@ -437,6 +438,7 @@ def test_flags_map_onto_make_pose_fn_and_model_folder(monkeypatch, tmp_path):
     class FakeModel:
         def __init__(self, name):
             self.name, self.params = name, {name: 1}
+            self.spec = types.SimpleNamespace(name=name)
 
     def load_model_folder(folder, name):
         loaded.append((folder, name))
@@ -558,3 +560,26 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@pytest.mark.slow
+def test_model_pose_takes_a_model_file(tmp_path):
+    """A fine-tuned model (`jaxpose train` writes run/model.jaxpose) runs in the command: the
+    default model saved to a file gives the default model's JSON."""
+    from jaxpose.hub import NAMED_MODELS, load_model
+    from jaxpose.paths import cache_dir
+
+    try:
+        load_model("mobilenet_thin")
+    except jaxpose.JaxposeError as exc:
+        pytest.skip(f"default model unavailable: {exc}")
+    photo = need_shared(MEDIA_DIR / "COCO_val2014_000000000192.jpg")
+    model_file = cache_dir() / NAMED_MODELS["mobilenet_thin"].cache_name
+    for name, model in (("named", "MOBILENET_THIN"), ("file", model_file)):
+        assert jaxpose_cli(photo, "--model_pose", model, "--net_resolution", "-1x128", "--write_json",
+                           tmp_path / name, "--quiet")[0] == 0
+    stem = photo.stem
+    assert (tmp_path / "file" / f"{stem}_keypoints.json").read_text() == \
+        (tmp_path / "named" / f"{stem}_keypoints.json").read_text()
+    code, _, err = jaxpose_cli(photo, "--model_pose", tmp_path / "absent.jaxpose")
+    assert code == 2 and "nor a jaxpose model file" in err

@@ -46,13 +46,16 @@ class Pipeline:
 
 
 def canonical_model_pose(name: str) -> str:
-    """`--model_pose` value -> the spec name (case-insensitive); UsageError for an unknown model."""
+    """`--model_pose` value -> the spec name (case-insensitive), or the path of a jaxpose model
+    file (a fine-tuned model from `jaxpose train`, a `jaxpose convert` output); UsageError else."""
     for known in (DEFAULT_MODEL_POSE,) + CAFFE_BODY_MODELS:
         if known.lower() == str(name).lower():
             return known
+    if Path(name).is_file():
+        return str(name)
     raise UsageError(
-        f"--model_pose {name!r} is not a body model jaxpose knows; use one of "
-        f"{', '.join((DEFAULT_MODEL_POSE,) + CAFFE_BODY_MODELS)}."
+        f"--model_pose {name!r} is neither a body model jaxpose knows "
+        f"({', '.join((DEFAULT_MODEL_POSE,) + CAFFE_BODY_MODELS)}) nor a jaxpose model file."
     )
 
 
@@ -83,6 +86,11 @@ def load_body_model(options: Mapping[str, Any]):
     model_pose = canonical_model_pose(options["model_pose"])
     if model_pose == DEFAULT_MODEL_POSE:
         return load_model("mobilenet_thin")
+    if model_pose not in CAFFE_BODY_MODELS:
+        model = load_model(model_pose)
+        if model.spec.num_pairs == 0:
+            raise UsageError(f"--model_pose {model_pose}: holds the {model.name} network, not a body model.")
+        return model
     return _load_caffe(options["model_folder"], model_pose, f"--model_pose {model_pose}")
 
 
@@ -142,10 +150,8 @@ def build_pipeline(options: Mapping[str, Any], body: Any = None) -> Pipeline:
     if options["semantics"] not in ("cuda", "cpu"):
         raise UsageError(f"--semantics must be cuda or cpu (got {options['semantics']!r}).")
     if body is None:
-        model_pose = canonical_model_pose(options["model_pose"])
         body = load_body_model(options)
-    else:
-        model_pose = body.spec.name
+    model_pose = body.spec.name
     hand = _load_caffe(options["model_folder"], "HAND", "--hand") if options["hand"] else None
     face = _load_caffe(options["model_folder"], "FACE", "--face") if options["face"] else None
     settings = dict(pose_fn_settings(options), hand=hand, face=face)

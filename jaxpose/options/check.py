@@ -15,6 +15,7 @@ from jaxpose.options.table import parse_resolution, parse_square
 def check_options(options: Any) -> list[str]:
     """Flag consistency (OpenPose's start-up rules, where they apply). Returns notes to print."""
     from jaxpose.options.build import canonical_model_pose
+    from jaxpose.specs import SPECS
     from jaxpose.io.keypoint_scale import KEYPOINT_SCALE_MODES
     from jaxpose.io.writers.heatmaps import HEATMAP_SCALE_MODES
     from jaxpose.io.writers.keypoint_file import KEYPOINT_FORMATS
@@ -62,7 +63,7 @@ def check_options(options: Any) -> list[str]:
         from jaxpose.io.writers.coco_json import coco_index_map
 
         try:
-            coco_index_map(model_pose)
+            coco_index_map(model_pose if model_pose in SPECS else "COCO")
         except JaxposeError as error:
             raise UsageError(f"--write_coco_json: {error}") from None
     from jaxpose.io.layout import check_layout

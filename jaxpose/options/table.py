@@ -46,7 +46,7 @@ FLAG_LIST: tuple[Flag, ...] = (
     Flag("frame_step", "int", 1, "Process every n-th frame (e.g. 5 -> frames 0, 5, 10, ...).", _G_INPUT),
     Flag("frame_flip", "bool", False, "Mirror each frame horizontally (before --frame_rotate, as OpenPose).", _G_INPUT),
     Flag("frame_rotate", "int", 0, "Rotate each frame counter-clockwise by 0, 90, 180 or 270 degrees.", _G_INPUT),
-    Flag("model_pose", "str", "MOBILENET_THIN", "Body model: MOBILENET_THIN (default; fetched and cached on first use), or OpenPose's BODY_25, COCO, MPI, MPI_4_layers (these need --model_folder).", _G_BODY),
+    Flag("model_pose", "str", "MOBILENET_THIN", "Body model: MOBILENET_THIN (default; fetched and cached on first use), OpenPose's BODY_25, COCO, MPI, MPI_4_layers (these need --model_folder), or the path of a jaxpose model file (e.g. run/model.jaxpose from `jaxpose train`).", _G_BODY),
     Flag("model_folder", "str", "", "OpenPose `models/` folder (with pose/, hand/, face/ .prototxt + .caffemodel). Weights are converted on first use and cached.", _G_BODY),
     Flag("net_resolution", "str", "-1x368", "Body network input size `WxH`, multiples of 16; -1 = computed from the image aspect ratio (e.g. 656x368 for 16:9). Lower = faster, less accurate.", _G_BODY),
     Flag("net_resolution_dynamic", "float", 1.0, "Images only: cap the automatic (-1) dimension at this factor x the 16:9 default; <= 0 = no cap.", _G_BODY),
