@@ -26,6 +26,9 @@ from jaxpose.io import readers
 from jaxpose.io.progress import Progress, RunStats, format_saved, format_summary
 from jaxpose.options.check import check_options, per_frame_dirs
 from jaxpose.stream import run_stream
+from jaxpose.stream.multiview import (
+    UndistortedSource, check_3d_options, open_views, pinhole, reconstruction_stage, three_d,
+)
 from jaxpose.stream.outputs import Outputs
 from jaxpose.stream.stages import (
     OFFLINE_SMOOTHERS, capture_position, check_tracking_options, smoothed_whole_input, tracking_enabled,
@@ -47,8 +50,11 @@ class InputSpec:
     open: Callable[[], readers.Source]
 
 
-def plan_inputs(options: Options) -> list[InputSpec]:
-    """The inputs named by the flags and positionals, in order; UsageError when there are none."""
+def plan_inputs(options: Options, cameras: tuple[Any, int] | None = None) -> list[InputSpec]:
+    """The inputs named by the flags and positionals, in order; UsageError when there are none.
+
+    cameras: (CameraGroup, views) for --3d (multi-view inputs) or --frame_undistort.
+    """
     producers = [f"--{name}" for name in ("image_dir", "video", "ip_camera") if getattr(options, name)]
     producers += ["--camera"] if "camera" in options.given else []
     if len(producers) > 1:
@@ -61,6 +67,8 @@ def plan_inputs(options: Options) -> list[InputSpec]:
         orientation = readers.Orientation(options.frame_rotate, options.frame_flip)
     except InputError as error:
         raise UsageError(str(error)) from None
+    if cameras is not None and three_d(options):
+        return _plan_views(options, cameras, selection, orientation)
     specs = [
         InputSpec(str(path), lambda path=path: readers.open_path(path, selection, orientation))
         for path in options.inputs
@@ -84,7 +92,31 @@ def plan_inputs(options: Options) -> list[InputSpec]:
             "no input: give a folder, image or video path, or --image_dir DIR, --video FILE, "
             "--camera N or --ip_camera URL."
         )
+    if cameras is not None:  # --frame_undistort with one camera
+        group = cameras[0]
+        specs = [InputSpec(s.label, lambda s=s: UndistortedSource(s.open(), group.cameras)) for s in specs]
     return specs
+
+
+def _plan_views(options: Options, cameras: tuple[Any, int], selection: readers.FrameSelection,
+                orientation: readers.Orientation) -> list[InputSpec]:
+    """--3d inputs: each positional path, --image_dir or --video (one file of side-by-side views,
+    a comma-separated video per camera, a folder of N images per instant or of camera folders)."""
+    group, views = cameras
+    targets = [str(p) for p in options.inputs] + [t for t in (options.image_dir, options.video) if t]
+    if options.ip_camera or "camera" in options.given:
+        raise UsageError("--3d reads recorded views (videos or image folders), not live cameras.")
+    if not targets:
+        raise UsageError("no input: with --3d give a video of views side by side, --video a.mp4,b.mp4 "
+                         "(one per camera), or an image folder.")
+
+    def opener(target: str) -> Callable[[], Any]:
+        def open_() -> Any:
+            source = open_views(target, views, selection, orientation)
+            return UndistortedSource(source, group.cameras) if options.frame_undistort else source
+        return open_
+
+    return [InputSpec(target, opener(target)) for target in targets]
 
 
 def name_collisions(options: Options) -> list[str]:
@@ -153,13 +185,14 @@ def input_name(source: Any, label: str) -> str:
     return Path(path).stem if path is not None else label.replace(" ", "_")
 
 
-def process(options: Options, pipeline: Any, inputs: list[InputSpec], stderr: TextIO) -> int:
+def process(options: Options, pipeline: Any, inputs: list[InputSpec], stderr: TextIO,
+            cameras: tuple[Any, int] | None = None) -> int:
     """Run every input through the pipeline and the writers. Returns the exit status."""
     stats = RunStats()
     stop_after = int(os.environ.get(STOP_AFTER_ENV, "0") or 0)
     interrupted: KeyboardInterrupt | None = None
     try:
-        outputs = Outputs(options, every_frame=tracking_enabled(options))
+        outputs = Outputs(options, every_frame=tracking_enabled(options) or three_d(options))
     except (JaxposeError, OSError) as error:
         print(f"jaxpose: error: cannot create the outputs: {error}", file=stderr)
         return EXIT_FAILURES
@@ -179,19 +212,22 @@ def process(options: Options, pipeline: Any, inputs: list[InputSpec], stderr: Te
                     stats.failures += 1
                     continue
                 progress.add_total(source.total)
-                still = isinstance(source, (readers.ImageFolderSource, readers.ImageFileSource))
+                still = getattr(source, "still", False) or isinstance(
+                    source, (readers.ImageFolderSource, readers.ImageFileSource))
                 if tracking_enabled(options) and still:
                     report.note(f"{spec.label}: ids follow people across these images in file order; "
                                 "ids are per video, so for unrelated photos they mean nothing.")
                 if tracking_enabled(options) and source.fps is None and options.smooth in ("one_euro", "butterworth"):
                     report.note(f"{spec.label}: no frame rate, so --smooth {options.smooth} counts time in "
                                 "frames (cutoffs in cycles per frame).")
-                outputs.start_input(input_name(source, spec.label))
+                outputs.start_input(input_name(source, spec.label), source.fps)
+                stages = tracking_stages(options, source.fps, capture_position(source))
+                if cameras is not None and three_d(options):
+                    triangulated = pinhole(cameras[0]) if options.frame_undistort else cameras[0]
+                    stages = [reconstruction_stage(triangulated, options)] + stages
                 results = run_stream(
                     source.frames(skip=outputs.done), pipeline.for_stream(still), pipeline.params,
-                    batch=options.batch,
-                    stages=tracking_stages(options, source.fps, capture_position(source)),
-                    threads=not options.disable_multi_thread)
+                    batch=options.batch, stages=stages, threads=not options.disable_multi_thread)
                 try:
                     if options.smooth in OFFLINE_SMOOTHERS:
                         results = smoothed_whole_input(results, spec.open, options, source.fps)
@@ -249,7 +285,8 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
 
             print(f"jaxpose {jaxpose.__version__}", file=stdout)
             return EXIT_OK
-        inputs = plan_inputs(options)
+        cameras = check_3d_options(options)
+        inputs = plan_inputs(options, cameras)
         notes = check_options(options) + check_tracking_options(options)
         if options.write_posetrack and not tracking_enabled(options):
             raise UsageError("--write_posetrack needs --tracking 0 (PoseTrack files hold person ids).")
@@ -280,4 +317,4 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     except KeyboardInterrupt as stop:
         print("jaxpose: interrupted while loading the model.", file=stderr)
         return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
-    return process(options, pipeline, inputs, stderr)
+    return process(options, pipeline, inputs, stderr, cameras)

@@ -24,11 +24,12 @@ class Flag:
     group: str
 
 
-_G_INPUT, _G_BODY, _G_HAND, _G_FACE, _G_TRACK, _G_RENDER, _G_OUT, _G_RUN, _G_GENERAL = (
+_G_INPUT, _G_BODY, _G_HAND, _G_FACE, _G_3D, _G_TRACK, _G_RENDER, _G_OUT, _G_RUN, _G_GENERAL = (
     "Input",
     "Body model and keypoint detection",
     "Hand",
     "Face",
+    "3D (several calibrated, synchronised cameras)",
     "Tracking and smoothing",
     "Rendering and display",
     "Saving results",
@@ -67,6 +68,13 @@ FLAG_LIST: tuple[Flag, ...] = (
     Flag("face", "bool", False, "Also detect 70 face keypoints (needs --model_folder with face/).", _G_FACE),
     Flag("face_detector", "int", 0, "Face boxes: 0 = from the body keypoints; 1 = OpenCV face detector.", _G_FACE),
     Flag("face_net_resolution", "str", "368x368", "Face network input size (square, multiple of 16), `368x368` or `368`.", _G_FACE),
+    Flag("3d", "bool", False, "Reconstruct every person in 3D from several calibrated, synchronised views (needs --camera_parameter_path). Inputs: a video of views side by side, an image folder of N consecutive images per instant, one video per camera (--video a.mp4,b.mp4) or a folder of per-camera image folders.", _G_3D),
+    Flag("3d_views", "int", -1, "Number of views per instant; -1 = the number of camera files.", _G_3D),
+    Flag("3d_min_views", "int", -1, "Least views a keypoint must be seen in to be reconstructed; -1 = OpenPose's max(2, min(4, cameras - 1)).", _G_3D),
+    Flag("3d_method", "str", "robust", "Triangulation: robust (default: consensus over view subsets, then refinement), openpose (OpenPose's rule exactly) or dlt (plain DLT of the valid views).", _G_3D),
+    Flag("3d_up", "str", "-y", "The world axis pointing up, for --write_trc (OpenSim wants Y up) and the 3D views: -y (OpenPose's calibration world: camera 0's frame, y down), y or z.", _G_3D),
+    Flag("camera_parameter_path", "str", "", "Folder of OpenPose camera .xml files (natural order = view order; `jaxpose calibrate` writes them), or one .xml file (for --frame_undistort alone).", _G_3D),
+    Flag("frame_undistort", "bool", False, "Undistort the frames before detection with the cameras' distortion (same K, as OpenPose); works with one camera file without --3d too.", _G_3D),
     Flag("tracking", "int", -1, "Follow every person across the frames of a video: stable ids in person_id (JSON), CSV, COCO track_id, PoseTrack files and the rendering. -1 = off; 0 (or any N >= 0) = on, with the network run on every frame. Ids are per input (a new input starts again at 0).", _G_TRACK),
     Flag("tracking_buffer", "int", 30, "Frames a person may stay hidden and keep their id (then the id is retired; ids are never reused).", _G_TRACK),
     Flag("tracking_min_similarity", "float", 0.1, "Least similarity (0.7 OKS + 0.3 box IoU, after motion prediction) for a person to continue a track.", _G_TRACK),
@@ -97,6 +105,10 @@ FLAG_LIST: tuple[Flag, ...] = (
     Flag("write_coco_json", "str", "", "One COCO result JSON file for the whole run (image_id = trailing number of the frame name, or from --coco_gt).", _G_OUT),
     Flag("coco_gt", "str", "", "COCO annotation file the images come from: --write_coco_json takes each frame's image_id from it by file name.", _G_OUT),
     Flag("output_layout", "str", "native", "Body part order of --write_json and --write_keypoint: native (the model's own; COCO-18 for the default model), BODY_25 (OpenPose's 25 parts: pose-format, Pose2Sim pose_model BODY_25), COCO_17 (COCO order: pycocotools, MMPose), HALPE_26 (Pose2Sim's default Body_with_feet). Derived MidHip = mean of both hips (score: the smaller); parts the model lacks are 0,0,0. Never changes the rendering.", _G_OUT),
+    Flag("write_keypoint_3d", "str", "", "With --3d: folder for one CSV of 3D keypoints per instant, `<frame>_keypoints_3d.csv` (person, person_id, set, part, x, y, z, units, score, reprojection error).", _G_OUT),
+    Flag("write_trc", "str", "", "With --3d: folder for OpenSim / Pose2Sim marker files, `<input>.trc` (one per person: `_id<N>` with --tracking), written when the input ends.", _G_OUT),
+    Flag("write_images_3d", "str", "", "With --3d: folder for a 3D view of each instant (matplotlib, axes in metres), `<frame>_3d.png`.", _G_OUT),
+    Flag("write_video_3d", "str", "", "With --3d: an .mp4 (or .gif) of the 3D views.", _G_OUT),
     Flag("write_posetrack", "str", "", "Folder for PoseTrack 2018 result files (needs --tracking): one `<input name>.json` per input, for PoseTrack's official evaluation (poseval).", _G_OUT),
     Flag("write_heatmaps", "str", "", "Folder for the body heatmaps of each frame (needs a --heatmaps_add_* flag): `<frame name>_pose_heatmaps.<fmt>`.", _G_OUT),
     Flag("write_heatmaps_format", "str", "png", "Format of --write_heatmaps: an image extension (png, jpg; needs --heatmaps_scale 2) or float (raw float32).", _G_OUT),
@@ -129,12 +141,12 @@ BATCH_FLAG_LIST: tuple[Flag, ...] = (
 # OpenPose flags jaxpose does not implement: using one is a usage error that says so.
 UNSUPPORTED = (
     "flir_camera", "flir_camera_index", "camera_resolution", "frames_repeat", "process_real_time",
-    "camera_parameter_path", "frame_undistort", "3d_views", "body", "prototxt_path",
+    "body", "prototxt_path",
     "caffemodel_path", "upsampling_ratio", "output_resolution", "part_candidates",
-    "identification", "3d", "3d_min_views", "ik_threads", "alpha_heatmap", "part_to_show",
+    "identification", "ik_threads", "alpha_heatmap", "part_to_show",
     "face_render", "hand_render", "face_alpha_pose", "hand_alpha_pose", "face_alpha_heatmap",
     "hand_alpha_heatmap", "write_coco_json_variants", "write_coco_json_variant",
-    "write_video_with_audio", "write_video_3d", "write_bvh", "write_video_adam", "udp_host",
+    "write_video_with_audio", "write_bvh", "write_video_adam", "udp_host",
     "udp_port", "fps_max",
 )
 

@@ -158,6 +158,8 @@ class Outputs:
         self.every_frame = every_frame
         self.coco = None
         self.posetrack = None
+        self.trc = None
+        self.video_3d = None
         self.video: VideoWriter | None = None
         if o.write_coco_json:
             from jaxpose.io.writers.coco_json import CocoJsonWriter
@@ -173,7 +175,11 @@ class Outputs:
                              ("write_posetrack", getattr(o, "write_posetrack", ""))):
             if folder:
                 _probe_folder(flag, folder)
-        for flag, file in (("write_video", o.write_video), ("write_coco_json", o.write_coco_json)):
+        for flag in ("write_keypoint_3d", "write_images_3d", "write_trc"):
+            if getattr(o, flag, ""):
+                _probe_folder(flag, getattr(o, flag))
+        for flag, file in (("write_video", o.write_video), ("write_coco_json", o.write_coco_json),
+                           ("write_video_3d", getattr(o, "write_video_3d", ""))):
             if file:
                 _probe_file(flag, file)
 
@@ -182,19 +188,29 @@ class Outputs:
         """Files that need every frame's poses (so --skip_existing cannot skip frames)."""
         return bool(self.options.write_coco_json or self.options.write_video or self.every_frame)
 
-    def start_input(self, name: str) -> None:
-        """Files kept per input: a PoseTrack sequence file `<write_posetrack>/<name>.json`."""
+    def start_input(self, name: str, fps: float | None = None) -> None:
+        """Files kept per input: a PoseTrack sequence `<write_posetrack>/<name>.json`, OpenSim
+        markers `<write_trc>/<name>.trc` (one file per person, written when the input ends)."""
         self.end_input()
         folder = getattr(self.options, "write_posetrack", "")
         if folder:
             from jaxpose.io.writers.posetrack import PoseTrackWriter
 
             self.posetrack = PoseTrackWriter(Path(folder) / f"{name}.json", sequence=name)
+        folder = getattr(self.options, "write_trc", "")
+        if folder:
+            from jaxpose.io.writers.trc import TrcWriter
+
+            self.trc = TrcWriter(Path(folder) / f"{name}.trc", fps or DEFAULT_VIDEO_FPS,
+                                 up=getattr(self.options, "3d_up"))
 
     def end_input(self) -> None:
         if self.posetrack is not None:
             self.posetrack.close()
             self.posetrack = None
+        if self.trc is not None:
+            trc, self.trc = self.trc, None
+            trc.close()
 
     @property
     def per_frame(self) -> bool:
@@ -273,6 +289,50 @@ class Outputs:
         if self.posetrack is not None:
             self.posetrack.add(name, poses)
 
+    def write_views(self, name: str, images: tuple[np.ndarray, ...], views: tuple[Poses, ...],
+                    poses3d: Any, fps: float | None) -> None:
+        """One multi-view instant (`--3d`): per view `<name>_keypoints[_<v>].json` (the view's 2D
+        people with their 3D keypoints) and `<name>_rendered[_<v>].<fmt>`; the views side by side
+        in `--write_video`; `<name>_keypoints_3d.csv`, `<name>_3d.png`, the 3D video and the .trc."""
+        from jaxpose.io.keypoint_scale import scale_keypoints
+        from jaxpose.io.names import output_path
+        from jaxpose.io.writers.image import write_rendered_image
+        from jaxpose.io.writers.keypoints3d_csv import write_keypoints3d_csv
+        from jaxpose.io.writers.people_json_3d import write_people_json_3d
+        from jaxpose.options.build import render
+
+        o = self.options
+        rendered = [render(image, poses, vars(o)) for image, poses in zip(images, views)] \
+            if (o.write_images or o.write_video) else None
+        for v, poses in enumerate(views):
+            if o.write_json and not self._exists(output_path(o.write_json, name, "keypoints", "json", v)):
+                saved = scale_keypoints(poses, o.keypoint_scale) if o.keypoint_scale else poses
+                write_people_json_3d(o.write_json, name, saved, poses3d, view=v)
+            fmt = o.write_images_format.lower()
+            if o.write_images and not self._exists(output_path(o.write_images, name, "rendered", fmt, v)):
+                write_rendered_image(o.write_images, name, rendered[v], fmt, view=v)
+        if o.write_video:
+            if self.video is None:
+                self.video = VideoWriter(o.write_video, self._video_fps(fps))
+            self.video.add(_side_by_side(rendered), name)
+        if getattr(o, "write_keypoint_3d", ""):
+            write_keypoints3d_csv(o.write_keypoint_3d, name, poses3d)
+        if getattr(o, "write_images_3d", "") or getattr(o, "write_video_3d", ""):
+            from jaxpose.render.plot3d import Video3DWriter, write_3d_image
+
+            up = getattr(o, "3d_up")
+            if o.write_images_3d:
+                write_3d_image(o.write_images_3d, name, poses3d, up=up)
+            if o.write_video_3d:
+                if self.video_3d is None:
+                    self.video_3d = Video3DWriter(o.write_video_3d, self._video_fps(fps), up=up)
+                self.video_3d.add(poses3d)
+        if self.trc is not None:
+            self.trc.add(poses3d)
+
+    def _exists(self, path: Path) -> bool:
+        return self.skip_existing and path.is_file()
+
     def _video_fps(self, source_fps: float | None) -> float:
         if self.options.write_video_fps > 0:
             return float(self.options.write_video_fps)
@@ -285,5 +345,16 @@ class Outputs:
             if self.coco is not None:
                 self.coco.close()
         finally:
-            if self.video is not None:
-                self.video.close()
+            try:
+                if self.video_3d is not None:
+                    self.video_3d.close()
+            finally:
+                if self.video is not None:
+                    self.video.close()
+
+
+def _side_by_side(images: list[np.ndarray]) -> np.ndarray:
+    """Views next to each other in one frame (shorter views padded with black at the bottom)."""
+    height = max(image.shape[0] for image in images)
+    padded = [np.pad(image, ((0, height - image.shape[0]), (0, 0), (0, 0))) for image in images]
+    return np.concatenate(padded, axis=1)

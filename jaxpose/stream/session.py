@@ -70,13 +70,17 @@ def write_result(result: Result, outputs: Outputs, fps: float | None, stats: Run
         progress.update(1)
         return
     try:
-        outputs.write(result.name, result.image, result.poses, fps)
+        if result.views is not None:
+            outputs.write_views(result.name, result.images, result.views, result.extra["poses3d"], fps)
+        else:
+            outputs.write(result.name, result.image, result.poses, fps)
     except JaxposeError as error:
         report.error(f"{result.name}: {error}")
         stats.failures += 1
     except OSError as error:
         report.error(f"{result.name}: cannot write the outputs ({error}).")
         stats.failures += 1
+    people = result.extra["poses3d"].num_people if result.views is not None else result.poses.num_people
     stats.frames += 1
-    stats.people += result.poses.num_people
-    progress.update(1, people=result.poses.num_people)
+    stats.people += people
+    progress.update(1, people=people)
