@@ -16,7 +16,6 @@ import cv2
 import numpy as np
 import pytest
 
-import jaxpose
 from jaxpose.cameras import Camera, CameraGroup
 from jaxpose.cli import run
 from conftest import MEDIA_DIR, need_shared
