@@ -62,6 +62,29 @@ class _ArraySource:
                 yield readers.FrameError(name, index, f"{name}: {error}")
 
 
+def _tracking_stages(track: Any, smoother: Any, fps: float | None) -> list:
+    """The stream's stages: a tracker (and a smoother) over the results, in frame order."""
+    if smoother is not None and not track:
+        raise InputError("smoother= smooths tracked people: pass track=True too.")
+    if not track:
+        return []
+    from jaxpose.track import Tracker
+    from jaxpose.track.stream import frame_time
+
+    tracker = Tracker() if track is True else track
+    if not hasattr(tracker, "update"):
+        raise InputError(f"track={track!r}: pass True or a jaxpose.Tracker.")
+
+    def stage(result: Any) -> Any:
+        stamp = frame_time(result.index, fps)
+        poses = tracker.update(result.poses, timestamp=stamp)
+        if smoother is not None:
+            poses = smoother.update(poses, timestamp=stamp)
+        return result.replace(poses=poses)
+
+    return [stage]
+
+
 class PoseEstimator:
     """A model, its options and its compiled functions, ready for images and streams.
 
@@ -101,7 +124,8 @@ class PoseEstimator:
         return self.pose_fn(self.params, _image_array(image, bgr))
 
     def stream(self, source: Any, *, bgr: bool = False, progress: bool = False,
-               errors: str = "warn", batch: int | None = None) -> Iterator[tuple[str, np.ndarray, Poses]]:
+               errors: str = "warn", batch: int | None = None, track: Any = False,
+               smoother: Any = None) -> Iterator[tuple[str, np.ndarray, Poses]]:
         """`(frame_name, image_rgb, poses)` for each frame of `source`, lazily and in order.
 
         source: a video file, an image folder or file, a camera index (int), a stream URL
@@ -109,6 +133,9 @@ class PoseEstimator:
         progress: show a tqdm progress bar. errors: a frame that cannot be read or processed is
             reported with a warning ("warn", default) and left out, raises ("raise"), or is left
             out silently ("ignore"). Frame names follow OpenPose (`video_000000000012`, file stems).
+        track: True (a new `jaxpose.Tracker()`) or a `Tracker`: the Poses carry stable `.ids`
+            (time stamps from the video's frame rate). smoother: e.g.
+            `jaxpose.track.OneEuroSmoother()`, applied to the tracked people (needs `track`).
         """
         if errors not in STREAM_ERRORS:
             raise InputError(f"errors={errors!r}: choose one of {', '.join(STREAM_ERRORS)}.")
@@ -116,7 +143,8 @@ class PoseEstimator:
 
         opened, still = self._open(source, bgr)
         pose_fn = self.pose_fn if still else self.stream_pose_fn
-        results = run_stream(opened.frames(), pose_fn, self.params, batch=batch or self.batch)
+        results = run_stream(opened.frames(), pose_fn, self.params, batch=batch or self.batch,
+                             stages=_tracking_stages(track, smoother, opened.fps))
         bar = None
         if progress:
             from tqdm.auto import tqdm

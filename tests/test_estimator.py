@@ -110,3 +110,24 @@ def test_bad_inputs_are_clear_errors(est, tmp_path):
         next(est.stream(3.5))
     with pytest.raises(InputError, match="batch"):
         jaxpose.PoseEstimator(batch=0)
+
+
+def test_stream_with_tracking_yields_the_trackers_ids(est):
+    video = need_shared(MEDIA_DIR / "video.avi")
+    tracked = []
+    for name, image, poses in est.stream(str(video), track=True):
+        tracked.append(poses)
+        if len(tracked) == 6:
+            break
+    tracker, fps = jaxpose.Tracker(), cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FPS)
+    plain = []
+    for name, image, poses in est.stream(str(video)):
+        plain.append(tracker.update(poses, timestamp=len(plain) / fps))
+        if len(plain) == 6:
+            break
+    assert any(p.num_people for p in plain)
+    for a, b in zip(tracked, plain):
+        np.testing.assert_array_equal(a.ids, b.ids)
+        assert (a.ids >= 0).all()
+    with pytest.raises(InputError, match="track=True"):
+        next(est.stream(str(video), smoother=object()))
