@@ -294,7 +294,7 @@ class PoseFn:
     def __init__(self, model: Any, *, net_resolution, scale_number, scale_gap, semantics,
                  number_people_max, maximize_positives, net_resolution_dynamic, return_heatmaps,
                  max_peaks, thresholds: Thresholds, wholebody: Callable | None,
-                 extra_params: dict | None = None):
+                 extra_models: dict | None = None):
         self.model = model
         self.spec: ModelSpec = model.spec
         self.net_resolution = net_resolution
@@ -309,7 +309,7 @@ class PoseFn:
         self.thresholds = thresholds
         self._score_thresholds = _score_thresholds(thresholds)
         self._wholebody = wholebody
-        self._extra_params = extra_params or {}
+        self._extra_models = extra_models or {}
         self._plans: dict[tuple[int, int], tuple[Plan, tuple]] = {}
         self.device_fn = make_device_fn(
             model, net_resolution, scale_number, scale_gap, semantics, maximize_positives,
@@ -322,7 +322,7 @@ class PoseFn:
         if self._wholebody is None:
             return self.model.params
         params = {"body": self.model.params}
-        params.update(self._extra_params)
+        params.update({name: model.params for name, model in self._extra_models.items()})
         return params
 
     # -- plans and compiled functions
@@ -512,4 +512,4 @@ def make_pose_fn(
                   maximize_positives=maximize_positives,
                   net_resolution_dynamic=net_resolution_dynamic, return_heatmaps=return_heatmaps,
                   max_peaks=max_peaks, thresholds=thresholds, wholebody=wholebody,
-                  extra_params={k: m.params for k, m in (("hand", hand), ("face", face)) if m is not None})
+                  extra_models={k: m for k, m in (("hand", hand), ("face", face)) if m is not None})
