@@ -9,168 +9,22 @@ Parameter names and defaults are the command line's (`jaxpose --help`, OpenPose'
 the pyopenpose call pattern also works: `configure(params)`, `start()`,
 `emplaceAndPop([datum])` with `datum = Datum(); datum.cvInputData = image_bgr`.
 
-Also here: `build_pipeline(options)`, shared with the `jaxpose` command: OpenPose-style settings ->
-loaded models + `make_pose_fn` + params.
+Options -> models -> pose function is `jaxpose.options.build_pipeline`, shared with the `jaxpose`
+command, `PoseEstimator` and the batch job.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from jaxpose.cli.flags import FLAGS, UsageError, convert, defaults, parse_resolution, parse_square
 from jaxpose.errors import InputError
+from jaxpose.options.build import Pipeline, build_pipeline, heatmap_channels, options_from_params, render
+from jaxpose.options.table import defaults
 from jaxpose.poses import Poses
-
-DEFAULT_MODEL_POSE = "MOBILENET_THIN"
-CAFFE_BODY_MODELS = ("BODY_25", "COCO", "MPI", "MPI_4_layers")
-FACE_DETECTORS = {0: "body", 1: "opencv"}
-
-
-@dataclasses.dataclass(frozen=True)
-class Pipeline:
-    """What `build_pipeline` returns: call `pose_fn(params, image_rgb)` / `pose_fn.batch(params, frames)`."""
-
-    pose_fn: Callable
-    params: Any
-    model_pose: str
-    stream_pose_fn: Callable | None = None  # for videos/cameras (OpenPose ignores
-    # --net_resolution_dynamic there); None = use `pose_fn`
-
-    def for_stream(self, still_images: bool) -> Callable:
-        """The pose_fn for still images (folders, files) or for streams (videos, cameras)."""
-        return self.pose_fn if still_images or self.stream_pose_fn is None else self.stream_pose_fn
-
-
-def canonical_model_pose(name: str) -> str:
-    """`--model_pose` value -> the spec name (case-insensitive); UsageError for an unknown model."""
-    for known in (DEFAULT_MODEL_POSE,) + CAFFE_BODY_MODELS:
-        if known.lower() == str(name).lower():
-            return known
-    raise UsageError(
-        f"--model_pose {name!r} is not a body model jaxpose knows; use one of "
-        f"{', '.join((DEFAULT_MODEL_POSE,) + CAFFE_BODY_MODELS)}."
-    )
-
-
-def _load_caffe(model_folder: str, name: str, flag: str):
-    if not model_folder:
-        raise UsageError(
-            f"{flag} needs OpenPose's Caffe weights: pass --model_folder pointing at OpenPose's "
-            "models/ folder (get it with OpenPose's models/getModels.sh), or use the default "
-            f"--model_pose {DEFAULT_MODEL_POSE}."
-        )
-    from jaxpose.convert.caffe import load_model_folder
-
-    return load_model_folder(model_folder, name)
-
-
-def build_pipeline(options: Mapping[str, Any]) -> Pipeline:
-    """Load the models named by OpenPose-style `options` (flag names -> values) and make `pose_fn`.
-
-    The default body model is MobileNet-thin (fetched and cached on first use); BODY_25, COCO, MPI,
-    MPI_4_layers, and hands/faces, come from `model_folder` (converted once, then cached).
-    """
-    import jaxpose
-
-    model_pose = canonical_model_pose(options["model_pose"])
-    if model_pose == DEFAULT_MODEL_POSE:
-        body = jaxpose.load_model("mobilenet_thin")
-    else:
-        body = _load_caffe(options["model_folder"], model_pose, f"--model_pose {model_pose}")
-    if options["hand_detector"] != 0:
-        raise UsageError(f"--hand_detector {options['hand_detector']} is not implemented; use 0 (from the body).")
-    if options["face_detector"] not in FACE_DETECTORS:
-        raise UsageError(f"--face_detector {options['face_detector']} is not implemented; use 0 (body) or 1 (OpenCV).")
-    if options["semantics"] not in ("cuda", "cpu"):
-        raise UsageError(f"--semantics must be cuda or cpu (got {options['semantics']!r}).")
-    hand = _load_caffe(options["model_folder"], "HAND", "--hand") if options["hand"] else None
-    face = _load_caffe(options["model_folder"], "FACE", "--face") if options["face"] else None
-    return_heatmaps = bool(
-        options["heatmaps_add_parts"] or options["heatmaps_add_bkg"] or options["heatmaps_add_PAFs"]
-    )
-    from jaxpose.pipeline import make_pose_fn
-
-    settings = dict(
-        net_resolution=parse_resolution("net_resolution", options["net_resolution"]),
-        scale_number=options["scale_number"],
-        scale_gap=options["scale_gap"],
-        semantics=options["semantics"],
-        number_people_max=options["number_people_max"],
-        maximize_positives=options["maximize_positives"],
-        return_heatmaps=return_heatmaps,
-        hand=hand,
-        face=face,
-        hand_net_resolution=parse_square("hand_net_resolution", options["hand_net_resolution"]),
-        face_net_resolution=parse_square("face_net_resolution", options["face_net_resolution"]),
-        hand_scale_number=options["hand_scale_number"],
-        hand_scale_range=options["hand_scale_range"],
-        face_detector=FACE_DETECTORS[options["face_detector"]],
-    )
-    pose_fn = make_pose_fn(body, net_resolution_dynamic=options["net_resolution_dynamic"], **settings)
-    stream_pose_fn = make_pose_fn(body, net_resolution_dynamic=-1.0, **settings)
-    if hand is None and face is None:
-        params = body.params
-    else:
-        params = {"body": body.params}
-        if hand is not None:
-            params["hand"] = hand.params
-        if face is not None:
-            params["face"] = face.params
-    return Pipeline(pose_fn=pose_fn, params=params, model_pose=model_pose, stream_pose_fn=stream_pose_fn)
-
-
-def options_from_params(
-    params: Mapping[str, Any] | None, base: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """pyopenpose-style params (flag names; values as Python objects or strings) over `base`
-    (default: the flags' defaults) -> full options. Unknown names raise InputError."""
-    options = dict(base) if base is not None else defaults()
-    for name, value in (params or {}).items():
-        flag = FLAGS.get(name)
-        if flag is None:
-            from jaxpose.cli.flags import unknown_flag
-
-            raise InputError(f"OpenPose parameter: {unknown_flag(name)}".replace("flag --", "parameter "))
-        options[name] = convert(flag, value)
-    return options
-
-
-def heatmap_channels(poses: Poses, options: Mapping[str, Any]) -> np.ndarray | None:
-    """OpenPose's `poseHeatMaps`: float32 (C, H, W), the requested groups, scaled per heatmaps_scale."""
-    from jaxpose.io.writers.heatmaps import export_heatmaps
-
-    if poses.heatmaps is None:
-        return None
-    return export_heatmaps(
-        poses,
-        add_parts=options["heatmaps_add_parts"],
-        add_bkg=options["heatmaps_add_bkg"],
-        add_pafs=options["heatmaps_add_PAFs"],
-        scale_mode=options["heatmaps_scale"],
-    )
-
-
-def render(image_rgb: np.ndarray, poses: Poses, options: Mapping[str, Any]) -> np.ndarray:
-    """The rendered frame (H, W, 3) uint8 RGB per render_pose / render_threshold / alpha_pose."""
-    from jaxpose.render.skeleton import render_pose
-
-    mode = options["render_pose"]
-    if mode == 0:
-        return image_rgb
-    return render_pose(
-        image_rgb,
-        poses,
-        render_threshold=options["render_threshold"],
-        hand_render_threshold=options["hand_render_threshold"],
-        face_render_threshold=options["face_render_threshold"],
-        alpha_pose=1.0 if mode == 1 else options["alpha_pose"],
-        disable_blending=options["disable_blending"],
-    )
-
 
 @dataclasses.dataclass
 class Datum:

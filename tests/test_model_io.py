@@ -12,7 +12,8 @@ from caffe_writer import write_random_caffemodel
 from conftest import PROTOTXTS, need_shared
 from jaxpose.convert.caffe import from_caffe
 from jaxpose.errors import ModelFileError
-from jaxpose.model import FORMAT, FORMAT_VERSION, load_model, save_model
+from jaxpose.hub import load_model
+from jaxpose.model import FORMAT, FORMAT_VERSION, save_model
 
 
 @pytest.fixture(scope="module")

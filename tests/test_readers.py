@@ -180,18 +180,6 @@ def test_garbage_video_and_missing_camera_are_input_errors(tmp_path):
         readers.CameraSource(9)
 
 
-def test_batch_frames_flushes_on_size_change_errors_and_end():
-    def frame(i, h):
-        return Frame(str(i), i, np.zeros((h, 4, 3), np.uint8))
-
-    items = [frame(0, 2), frame(1, 2), frame(2, 2), frame(3, 3), FrameError("x", 4, "bad"), frame(5, 3), frame(6, 3)]
-    out = list(readers.batch_frames(items, batch_size=2))
-    shapes = [[f.name for f in b] if isinstance(b, list) else b.name for b in out]
-    assert shapes == [["0", "1"], ["2"], ["3"], "x", ["5", "6"]]
-    with pytest.raises(InputError):
-        list(readers.batch_frames(items, 0))
-
-
 def test_frame_folder_from_shared_media(tmp_path):
     media = need_shared(MEDIA_DIR)
     for name in ("COCO_val2014_000000000192.jpg", "messi5.jpg"):

@@ -165,8 +165,9 @@ def test_csv_reads_back_with_csv_module(tmp_path):
     assert path.name == "img_000000000003_keypoints.csv"
     with path.open(newline="") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0].keys()) == ["frame", "person", "set", "part_index", "part_name", "x",
-                                    "y", "score"]
+    assert list(rows[0].keys()) == ["frame", "person", "person_id", "set", "part_index",
+                                    "part_name", "x", "y", "score"]
+    assert {row["person_id"] for row in rows} == {"-1"}  # untracked
     assert len(rows) == 2 * (25 + 70 + 21 + 21)
     arrays = {"body": poses.keypoints, "face": poses.face, "hand_left": poses.hand_left,
               "hand_right": poses.hand_right}

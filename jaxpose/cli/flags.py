@@ -1,170 +1,19 @@
-"""The `jaxpose` command's flags: OpenPose's names and defaults, a forgiving gflags-style parser, help.
+"""The `jaxpose` command line: a forgiving gflags-style parser over the options table, and `--help`.
 
-One table (`FLAGS`) drives parsing, defaults, `jaxpose --help` and the `OpenPose` compat class.
 Accepted spellings, as gflags: `--flag value`, `--flag=value`, `-flag value`; booleans also as
-`--flag` alone, `--flag=true|false|1|0|yes|no`, `--flag 1` and `--noflag`.
+`--flag` alone, `--flag=true|false|1|0|yes|no`, `--flag 1` and `--noflag`. The flags themselves
+(names, types, defaults, help) live in `jaxpose.options.table`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import textwrap
-import types
-from typing import Any
 
-from jaxpose.errors import JaxposeError
-
-
-class UsageError(JaxposeError):
-    """Bad command line: unknown flag, missing or malformed value, inconsistent flags (exit code 2)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Flag:
-    name: str
-    kind: str  # "bool", "int", "float", "str"
-    default: Any
-    help: str
-    group: str
-
-
-_G_INPUT, _G_BODY, _G_HAND, _G_FACE, _G_RENDER, _G_OUT, _G_RUN, _G_GENERAL = (
-    "Input",
-    "Body model and keypoint detection",
-    "Hand",
-    "Face",
-    "Rendering and display",
-    "Saving results",
-    "jaxpose extras",
-    "Accepted for compatibility (no effect)",
+from jaxpose.errors import UsageError
+from jaxpose.options.table import (  # noqa: F401  (re-exported for the command's modules)
+    FALSE_WORDS, TRUE_WORDS, FLAG_LIST, FLAGS, UNSUPPORTED, Flag, Options, convert, defaults, parse_bool,
+    parse_resolution, parse_square, unknown_flag,
 )
-
-FLAG_LIST: tuple[Flag, ...] = (
-    Flag("image_dir", "str", "", "Process a directory of images (bmp, dib, pbm, pgm, ppm, sr, ras, jpg, jpeg, png), in natural order. Frame name = file name without extension.", _G_INPUT),
-    Flag("video", "str", "", "Process a video file (e.g. `video.avi`). Frame name = `<video name>_<12-digit frame index>`.", _G_INPUT),
-    Flag("camera", "int", -1, "Webcam index to read from (-1 = the first one that opens). Used only when given.", _G_INPUT),
-    Flag("ip_camera", "str", "", "String with the IP camera URL (RTSP or HTTP stream).", _G_INPUT),
-    Flag("frame_first", "int", 0, "Start on this frame index (0-based) of a video or image folder.", _G_INPUT),
-    Flag("frame_last", "int", -1, "Finish on this frame index (inclusive); -1 = till the end. Also stops cameras after that many frames.", _G_INPUT),
-    Flag("frame_step", "int", 1, "Process every n-th frame (e.g. 5 -> frames 0, 5, 10, ...).", _G_INPUT),
-    Flag("frame_flip", "bool", False, "Mirror each frame horizontally (before --frame_rotate, as OpenPose).", _G_INPUT),
-    Flag("frame_rotate", "int", 0, "Rotate each frame counter-clockwise by 0, 90, 180 or 270 degrees.", _G_INPUT),
-    Flag("model_pose", "str", "MOBILENET_THIN", "Body model: MOBILENET_THIN (default; fetched and cached on first use), or OpenPose's BODY_25, COCO, MPI, MPI_4_layers (these need --model_folder).", _G_BODY),
-    Flag("model_folder", "str", "", "OpenPose `models/` folder (with pose/, hand/, face/ .prototxt + .caffemodel). Weights are converted on first use and cached.", _G_BODY),
-    Flag("net_resolution", "str", "-1x368", "Body network input size `WxH`, multiples of 16; -1 = computed from the image aspect ratio (e.g. 656x368 for 16:9). Lower = faster, less accurate.", _G_BODY),
-    Flag("net_resolution_dynamic", "float", 1.0, "Images only: cap the automatic (-1) dimension at this factor x the 16:9 default; <= 0 = no cap.", _G_BODY),
-    Flag("scale_number", "int", 1, "Number of scales to average.", _G_BODY),
-    Flag("scale_gap", "float", 0.25, "Scale gap between scales: scales are 1, 1-gap, 1-2*gap, ...", _G_BODY),
-    Flag("number_people_max", "int", -1, "Keep only the N people with the highest score x box size; -1 = all.", _G_BODY),
-    Flag("maximize_positives", "bool", False, "Lower the grouping thresholds: more people found, more false positives.", _G_BODY),
-    Flag("keypoint_scale", "int", 0, "Coordinates of saved keypoints: 0 input-image pixels, 1 net-input pixels, 2 output canvas (= input), 3 [0,1], 4 [-1,1], 5 [0,1] fixed aspect, 6 [-1,1] fixed aspect. Rendering always uses image pixels.", _G_BODY),
-    Flag("heatmaps_add_parts", "bool", False, "Add the body-part heatmaps to --write_heatmaps output (and OpenPose.poseHeatMaps).", _G_BODY),
-    Flag("heatmaps_add_bkg", "bool", False, "Add the background heatmap.", _G_BODY),
-    Flag("heatmaps_add_PAFs", "bool", False, "Add the part affinity fields.", _G_BODY),
-    Flag("heatmaps_scale", "int", 2, "Heatmap values: 0 in [-1,1], 1 in [0,1], 2 integers in [0,255] (needed for image formats), 3 unscaled.", _G_BODY),
-    Flag("hand", "bool", False, "Also detect 21 hand keypoints per hand (needs --model_folder with hand/).", _G_HAND),
-    Flag("hand_detector", "int", 0, "Hand boxes: 0 = from the body keypoints (the only one implemented).", _G_HAND),
-    Flag("hand_net_resolution", "str", "368x368", "Hand network input size (square, multiple of 16), `368x368` or `368`.", _G_HAND),
-    Flag("hand_scale_number", "int", 1, "Number of hand scales to run; the scale with the highest mean score wins (OpenPose's best: 6).", _G_HAND),
-    Flag("hand_scale_range", "float", 0.4, "Total span of the hand scales, centred on 1 (0.4 -> 0.8 ... 1.2).", _G_HAND),
-    Flag("face", "bool", False, "Also detect 70 face keypoints (needs --model_folder with face/).", _G_FACE),
-    Flag("face_detector", "int", 0, "Face boxes: 0 = from the body keypoints; 1 = OpenCV face detector.", _G_FACE),
-    Flag("face_net_resolution", "str", "368x368", "Face network input size (square, multiple of 16), `368x368` or `368`.", _G_FACE),
-    Flag("render_pose", "int", -1, "Draw the skeletons on --write_images/--write_video output: 0 no (raw frames), 1 opaque (OpenPose CPU look), 2 blended with --alpha_pose (OpenPose GPU look), -1 auto (= 2).", _G_RENDER),
-    Flag("render_threshold", "float", 0.05, "Only draw keypoints with a score above this (and limbs with both ends above it). Never affects saved keypoints.", _G_RENDER),
-    Flag("alpha_pose", "float", 0.6, "Opacity of the drawn skeleton, 0 (invisible) ... 1 (opaque).", _G_RENDER),
-    Flag("disable_blending", "bool", False, "Draw the skeletons on a black background instead of the frame.", _G_RENDER),
-    Flag("face_render_threshold", "float", 0.4, "Only draw face keypoints with a score above this.", _G_RENDER),
-    Flag("hand_render_threshold", "float", 0.2, "Only draw hand keypoints with a score above this.", _G_RENDER),
-    Flag("display", "int", -1, "OpenPose's GUI window. jaxpose never opens a window (headless): -1 and 0 are silent, other values are ignored with a note.", _G_RENDER),
-    Flag("write_json", "str", "", "Folder for one OpenPose people JSON file per frame: `<frame name>_keypoints.json`.", _G_OUT),
-    Flag("write_images", "str", "", "Folder for the rendered frames: `<frame name>_rendered.<--write_images_format>`.", _G_OUT),
-    Flag("write_images_format", "str", "png", "Image extension of --write_images (png, jpg, bmp, ...).", _G_OUT),
-    Flag("write_video", "str", "", "Rendered video file (MJPG .avi, or .mp4).", _G_OUT),
-    Flag("write_video_fps", "float", -1.0, "Frame rate of --write_video; -1 = the input's (30 when the input has none, e.g. images).", _G_OUT),
-    Flag("write_keypoint", "str", "", "(Deprecated in OpenPose) folder for OpenCV FileStorage keypoint files: `<frame name>_pose.<fmt>` (+ _face, _hand_left, _hand_right).", _G_OUT),
-    Flag("write_keypoint_format", "str", "yml", "Format of --write_keypoint: yml, yaml, xml, json (OpenCV FileStorage), or csv (jaxpose: one row per person and part).", _G_OUT),
-    Flag("write_coco_json", "str", "", "One COCO result JSON file for the whole run (image_id = trailing number of the frame name).", _G_OUT),
-    Flag("write_heatmaps", "str", "", "Folder for the body heatmaps of each frame (needs a --heatmaps_add_* flag): `<frame name>_pose_heatmaps.<fmt>`.", _G_OUT),
-    Flag("write_heatmaps_format", "str", "png", "Format of --write_heatmaps: an image extension (png, jpg; needs --heatmaps_scale 2) or float (raw float32).", _G_OUT),
-    Flag("batch", "int", 1, "Run the network on N frames at once (videos, same-size images): faster on accelerators.", _G_RUN),
-    Flag("semantics", "str", "cuda", "Person grouping as OpenPose's CUDA build (cuda, default) or its CPU build (cpu).", _G_RUN),
-    Flag("skip_existing", "bool", False, "Resume: skip frames whose per-frame outputs all exist already (they are not rewritten).", _G_RUN),
-    Flag("quiet", "bool", False, "No progress bar, notes or summary (errors are still printed).", _G_RUN),
-    Flag("logging_level", "int", 3, "OpenPose's log verbosity.", _G_GENERAL),
-    Flag("disable_multi_thread", "bool", False, "OpenPose's sequential mode.", _G_GENERAL),
-    Flag("profile_speed", "int", 1000, "OpenPose's profiler interval.", _G_GENERAL),
-    Flag("num_gpu", "int", -1, "OpenPose's GPU count (JAX uses its default device).", _G_GENERAL),
-    Flag("num_gpu_start", "int", 0, "OpenPose's first GPU index.", _G_GENERAL),
-    Flag("cli_verbose", "float", -1.0, "OpenPose's progress printing (jaxpose shows a progress bar instead).", _G_GENERAL),
-    Flag("no_gui_verbose", "bool", False, "OpenPose's GUI text overlay switch.", _G_GENERAL),
-    Flag("fullscreen", "bool", False, "OpenPose's full-screen GUI switch.", _G_GENERAL),
-)
-
-FLAGS: dict[str, Flag] = {flag.name: flag for flag in FLAG_LIST}
-
-# OpenPose flags jaxpose does not implement: using one is a usage error that says so.
-UNSUPPORTED = (
-    "flir_camera", "flir_camera_index", "camera_resolution", "frames_repeat", "process_real_time",
-    "camera_parameter_path", "frame_undistort", "3d_views", "body", "prototxt_path",
-    "caffemodel_path", "upsampling_ratio", "output_resolution", "part_candidates", "tracking",
-    "identification", "3d", "3d_min_views", "ik_threads", "alpha_heatmap", "part_to_show",
-    "face_render", "hand_render", "face_alpha_pose", "hand_alpha_pose", "face_alpha_heatmap",
-    "hand_alpha_heatmap", "write_coco_json_variants", "write_coco_json_variant",
-    "write_video_with_audio", "write_video_3d", "write_bvh", "write_video_adam", "udp_host",
-    "udp_port", "fps_max",
-)
-
-_TRUE = {"true", "t", "1", "yes", "y", "on"}
-_FALSE = {"false", "f", "0", "no", "n", "off"}
-
-
-class Options(types.SimpleNamespace):
-    """Parsed flag values by name; `given` = names set on the command line; `inputs` = positionals."""
-
-    given: frozenset
-    inputs: list
-
-
-def defaults() -> dict[str, Any]:
-    return {flag.name: flag.default for flag in FLAG_LIST}
-
-
-def parse_bool(name: str, text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise UsageError(f"--{name} expects true or false (got {text!r}).")
-
-
-def convert(flag: Flag, value: Any) -> Any:
-    """`value` (text from the command line, or a Python value from a params dict) as the flag's type."""
-    if flag.kind == "bool":
-        if isinstance(value, (bool, int)) and not isinstance(value, float):
-            return bool(value)
-        return parse_bool(flag.name, str(value))
-    if flag.kind == "str":
-        return str(value)
-    try:
-        if flag.kind == "int":
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError
-            return int(value) if not isinstance(value, str) else int(value.strip())
-        return float(value)
-    except (TypeError, ValueError):
-        kind = "an integer" if flag.kind == "int" else "a number"
-        raise UsageError(f"--{flag.name} expects {kind} (got {value!r}).") from None
-
-
-def unknown_flag(name: str) -> UsageError:
-    if name in UNSUPPORTED:
-        return UsageError(f"--{name} is an OpenPose flag that jaxpose does not implement; drop it.")
-    close = difflib.get_close_matches(name, list(FLAGS), n=2)
-    hint = f" Did you mean {' or '.join('--' + c for c in close)}?" if close else ""
-    return UsageError(f"unknown flag --{name}.{hint}")
 
 
 def _looks_like_flag(token: str) -> bool:
@@ -177,12 +26,14 @@ def _looks_like_flag(token: str) -> bool:
         return True
 
 
-def parse(argv: list[str]) -> Options:
+def parse(argv: list[str], extra: tuple[Flag, ...] = ()) -> Options:
     """Parse the command line. Returns Options (all flags, defaults filled in), or raises UsageError.
 
     `--help` / `-h` / `--helpfull` set `options.help`; `--version` sets `options.version`.
+    extra: flags of a sub-command, accepted besides the table's.
     """
-    values = defaults()
+    table = {**FLAGS, **{flag.name: flag for flag in extra}}
+    values = {**defaults(), **{flag.name: flag.default for flag in extra}}
     given: set[str] = set()
     inputs: list[str] = []
     show_help = show_version = False
@@ -203,8 +54,8 @@ def parse(argv: list[str]) -> Options:
         if name == "version":
             show_version = True
             continue
-        flag = FLAGS.get(name)
-        if flag is None and name.startswith("no") and FLAGS.get(name[2:], None) and FLAGS[name[2:]].kind == "bool":
+        flag = table.get(name)
+        if flag is None and name.startswith("no") and table.get(name[2:], None) and table[name[2:]].kind == "bool":
             if has_value:
                 raise UsageError(f"--{name} takes no value.")
             values[name[2:]] = False
@@ -215,7 +66,7 @@ def parse(argv: list[str]) -> Options:
         if flag.kind == "bool":
             if has_value:
                 value = parse_bool(name, text)
-            elif i < len(argv) and argv[i].strip().lower() in _TRUE | _FALSE:
+            elif i < len(argv) and argv[i].strip().lower() in TRUE_WORDS | FALSE_WORDS:
                 value = parse_bool(name, argv[i])
                 i += 1
             else:
@@ -241,39 +92,6 @@ def _example(flag: Flag) -> str:
     return {"int": "1", "float": "0.5", "bool": "true"}.get(flag.kind, "VALUE" if flag.default == "" else str(flag.default))
 
 
-def parse_resolution(name: str, text: str) -> tuple[int, int]:
-    """`"-1x368"` -> (-1, 368): width x height, each -1 (automatic) or a positive integer."""
-    parts = str(text).lower().replace(" ", "").split("x")
-    try:
-        width, height = (int(p) for p in parts)
-    except ValueError:
-        raise UsageError(f"--{name} expects WIDTHxHEIGHT such as -1x368 (got {text!r}).") from None
-    for size in (width, height):
-        if size != -1 and size <= 0:
-            raise UsageError(f"--{name}: sizes must be positive or -1 (got {text!r}).")
-        if size > 0 and size % 16:
-            raise UsageError(
-                f"--{name}: {size} is not a multiple of 16 (OpenPose's rule; got {text!r}); use e.g. {size // 16 * 16 or 16}."
-            )
-    if width == -1 and height == -1:
-        raise UsageError(f"--{name}: at most one of width and height may be -1 (got {text!r}).")
-    return width, height
-
-
-def parse_square(name: str, text: Any) -> int:
-    """`"368x368"`, `"368"` or 368 -> 368 (hand and face nets are square)."""
-    if isinstance(text, int):
-        return text
-    parts = str(text).lower().replace(" ", "").split("x")
-    try:
-        sizes = [int(p) for p in parts]
-    except ValueError:
-        raise UsageError(f"--{name} expects a size such as 368x368 (got {text!r}).") from None
-    if len(sizes) not in (1, 2) or len(set(sizes)) != 1 or sizes[0] <= 0:
-        raise UsageError(f"--{name} must be square and positive, such as 368x368 (got {text!r}).")
-    return sizes[0]
-
-
 def help_text() -> str:
     """`jaxpose --help`: usage, examples, then every flag (gflags style: help, type, default)."""
     lines = [
@@ -282,6 +100,7 @@ def help_text() -> str:
         "Usage: jaxpose [INPUT ...] [--flag value | --flag=value ...]",
         "       jaxpose convert ...        (OpenPose Caffe weights -> jaxpose model file)",
         "       jaxpose fetch-models       (download the default model ahead of time)",
+        "       jaxpose batch MANIFEST --out DIR [--ray [ADDRESS]]   (many inputs, resumable; see jaxpose batch --help)",
         "",
         "INPUT is a folder of images, an image or a video (same as --image_dir / --video).",
         "",

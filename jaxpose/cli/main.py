@@ -1,7 +1,10 @@
 """Entry point of the `jaxpose` command.
 
 `jaxpose [OpenPose flags]` runs the pose pipeline (jaxpose.cli.run); the first word selects a
-sub-command instead: `jaxpose convert ...` (Caffe -> jaxpose model file) and `jaxpose fetch-models`.
+sub-command instead: `jaxpose convert ...` (Caffe -> jaxpose model file), `jaxpose fetch-models`,
+`jaxpose calibrate ...` (chessboard frames -> camera files), `jaxpose batch MANIFEST --out DIR`
+(many inputs, resumable, local or on Ray), `jaxpose eval` (COCO keypoint AP) and `jaxpose train`
+(training and fine-tuning).
 """
 
 from __future__ import annotations
@@ -10,8 +13,12 @@ import importlib
 import sys
 
 SUBCOMMANDS = {
+    "batch": "jaxpose.cli.batch",
     "convert": "jaxpose.cli.convert",
     "fetch-models": "jaxpose.cli.fetch",
+    "calibrate": "jaxpose.cli.calibrate",
+    "eval": "jaxpose.cli.eval",
+    "train": "jaxpose.cli.train",
 }
 
 

@@ -28,7 +28,7 @@ from google.protobuf import text_format
 from jaxpose.convert.caffe_schema import NetParameter, parse_prototxt, v1_type_name
 from jaxpose.convert.remap import flatten_tree, path_str, strict_merge
 from jaxpose.errors import ConversionError, ModelFileError
-from jaxpose.model import Model, load_model, make_model, save_model
+from jaxpose.model import Model, load_model_file, make_model, save_model
 from jaxpose.nets.openpose import OPENPOSE_NETS, openpose_net
 
 # --model_pose -> (prototxt, caffemodel) inside an OpenPose models folder (OpenPose's poseParameters.cpp).
@@ -375,7 +375,7 @@ def load_model_folder(
     cached = converted_cache_path(prototxt, caffemodel, name)
     if cached.is_file():
         try:
-            return load_model(cached, dtype=dtype)
+            return load_model_file(cached, dtype=dtype)
         except ModelFileError:
             pass  # a damaged cache entry: convert again below and replace it
     model = from_caffe(prototxt, caffemodel, dtype=dtype, expect=name)

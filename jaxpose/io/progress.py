@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
 from typing import TextIO
+
+FALLBACK_COLUMNS = 80  # when the terminal reports no width (0 columns, e.g. some CI consoles)
 
 
 @dataclasses.dataclass
@@ -41,8 +44,36 @@ def format_summary(stats: RunStats) -> str:
     return "jaxpose: " + ", ".join(parts)
 
 
+def terminal_columns(stream: TextIO, fallback: int = FALLBACK_COLUMNS) -> int:
+    """Width of the terminal behind `stream`, or `fallback` when it reports 0 or none."""
+    try:
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        columns = 0
+    return columns if columns > 0 else fallback
+
+
+def _bar_shape(stream: TextIO) -> tuple[int, None]:
+    """tqdm's `dynamic_ncols` callback: (columns - 1, rows unknown), never 0 or less."""
+    return terminal_columns(stream) - 1, None
+
+
+def format_saved(outputs: dict[str, str]) -> str | None:
+    """One line naming where the results went, e.g. for the end of a run:
+
+    {"JSON": "out/json", "rendered images": "out/images"} ->
+    "jaxpose: saved JSON in out/json, rendered images in out/images"; None when nothing was saved.
+    Empty paths are left out.
+    """
+    saved = [f"{what} in {where}" for what, where in outputs.items() if where]
+    return "jaxpose: saved " + ", ".join(saved) if saved else None
+
+
 class Progress:
     """A tqdm bar on stderr, shown only when stderr is a terminal and not `quiet`.
+
+    The bar follows the terminal's width, and is `FALLBACK_COLUMNS` wide when the terminal
+    reports 0 columns (tqdm alone would print nothing).
 
     Use as a context manager; `update(n)` after each processed frame, `add_total(n)` when a new
     source of known length starts (None = unknown length: the bar shows a count and a rate).
@@ -59,8 +90,10 @@ class Progress:
             from tqdm.auto import tqdm
 
             self._bar = tqdm(
-                total=None, unit="frame", file=self.stream, dynamic_ncols=True, smoothing=0.1
+                total=None, unit="frame", file=self.stream, ncols=_bar_shape(self.stream)[0],
+                smoothing=0.1,
             )
+            self._bar.dynamic_ncols = _bar_shape  # re-read the width at each refresh
         return self
 
     def __exit__(self, *exc) -> None:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
+from itertools import zip_longest
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +57,17 @@ class Skipped:
     index: int
 
 
-Item = Frame | FrameError | Skipped
+@dataclasses.dataclass(frozen=True)
+class Views:
+    """One instant seen by V synchronised cameras: `images` are V (H_v, W_v, 3) uint8 RGB arrays in
+    camera order; `name` is the instant's frame name (view v's files get OpenPose's `_<v>` suffix)."""
+
+    name: str
+    index: int
+    images: tuple[np.ndarray, ...]
+
+
+Item = Frame | FrameError | Skipped | Views
 SkipFn = Callable[[str], bool]
 
 
@@ -236,6 +247,7 @@ class _CaptureSource:
     total: int | None
     label: str
     _stream_total: int | None
+    _start: int = 0  # capture position of the first frame read (after a seek)
 
     def _open(self, target: int | str) -> None:
         import cv2
@@ -258,7 +270,7 @@ class _CaptureSource:
         import cv2
 
         capture = self._capture
-        position = 0
+        position = self._start
         emitted = 0
         try:
             while self.selection.last < 0 or position <= self.selection.last:
@@ -295,6 +307,12 @@ class VideoSource(_CaptureSource):
 
     A stream that ends before its announced frame count (truncated or damaged file) ends with a
     FrameError naming the file and how many frames were read.
+
+    seek: start at `selection.first` by seeking (OpenCV's CAP_PROP_POS_FRAMES) instead of decoding
+    every frame before it; frame names stay the capture positions. Seeking is frame-exact for
+    constant-frame-rate files; a caller that must be sure checks a frame it already knows (the
+    batch job compares the frames on both sides of each chunk boundary). Falls back to decoding
+    from the start when the backend refuses the seek.
     """
 
     def __init__(
@@ -302,6 +320,7 @@ class VideoSource(_CaptureSource):
         path: str | os.PathLike,
         selection: FrameSelection = FrameSelection(),
         orientation: Orientation = Orientation(),
+        seek: bool = False,
     ) -> None:
         import cv2
 
@@ -324,6 +343,8 @@ class VideoSource(_CaptureSource):
                 f"({self._stream_total} frames)."
             )
         self.total = selection.count(self._stream_total)
+        if seek and selection.first > 0 and self._capture.set(cv2.CAP_PROP_POS_FRAMES, selection.first):
+            self._start = selection.first
 
     def _open_error(self) -> str:
         return f"{self.path}: cannot open the video (corrupt, truncated header or unsupported codec)."
@@ -416,28 +437,108 @@ def open_path(
     )
 
 
-def batch_frames(items: Iterable[Item], batch_size: int) -> Iterator[list[Frame] | FrameError | Skipped]:
-    """Group consecutive same-size Frames into lists of at most `batch_size`, keeping stream order.
+# ---------------------------------------------------------------------------- multi-view inputs
 
-    A batch is flushed when it is full, when the frame size changes, before a FrameError/Skipped
-    (which pass through on their own) and at the end.
+
+def split_side_by_side(image: np.ndarray, views: int) -> tuple[np.ndarray, ...]:
+    """OpenPose's `--3d_views N` on a video: view i = columns [i*W/N, (i+1)*W/N) (features §5.2)."""
+    width = image.shape[1]
+    if width % views:
+        raise InputError(f"a frame {width} pixels wide cannot be split into {views} equal views; "
+                         "check --3d_views.")
+    step = width // views
+    return tuple(np.ascontiguousarray(image[:, i * step:(i + 1) * step]) for i in range(views))
+
+
+class SideBySideSource:
+    """A video (or any single source) whose frames hold `views` camera images side by side."""
+
+    def __init__(self, source: Source, views: int) -> None:
+        self.source, self.views = source, views
+        self.fps, self.total = source.fps, source.total
+
+    def frames(self, skip: SkipFn = _never) -> Iterator[Item]:
+        for item in self.source.frames(skip):
+            if isinstance(item, Frame):
+                try:
+                    yield Views(item.name, item.index, split_side_by_side(item.image, self.views))
+                except InputError as error:
+                    yield FrameError(item.name, item.index, f"{item.name}: {error}")
+            else:
+                yield item
+
+
+class GroupedImageSource:
+    """OpenPose's `--image_dir` with `--3d_views N`: N consecutive images (natural order) form one
+    instant, named after its first image."""
+
+    fps: float | None = None
+
+    def __init__(self, folder: str | os.PathLike, views: int, orientation: Orientation = Orientation()) -> None:
+        self.path = Path(folder)
+        files = list_images(self.path)
+        if not files:
+            raise InputError(f"{self.path}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)}).")
+        if len(files) % views:
+            raise InputError(
+                f"{self.path}: {len(files)} images are not a whole number of instants of {views} views "
+                "(--3d_views); every instant needs one image per camera.")
+        self.groups = [files[i:i + views] for i in range(0, len(files), views)]
+        self.orientation = orientation
+        self.total: int | None = len(self.groups)
+
+    def frames(self, skip: SkipFn = _never) -> Iterator[Item]:
+        for index, group in enumerate(self.groups):
+            name = group[0].stem
+            if skip(name):
+                yield Skipped(name, index)
+                continue
+            try:
+                yield Views(name, index, tuple(orient(decode_image(p), self.orientation) for p in group))
+            except InputError as error:
+                yield FrameError(name, index, str(error))
+
+
+class SynchronizedSources:
+    """One video or image folder per camera, read in lock-step: instant t = frame t of each.
+
+    Instants are named after camera 0's frames. A camera that ends early ends the stream with a
+    FrameError naming it; an unreadable frame of any camera fails that instant only.
     """
-    if batch_size < 1:
-        raise InputError(f"--batch must be >= 1 (got {batch_size}).")
-    pending: list[Frame] = []
-    for item in items:
-        if isinstance(item, Frame):
-            if pending and item.image.shape != pending[0].image.shape:
-                yield pending
-                pending = []
-            pending.append(item)
-            if len(pending) == batch_size:
-                yield pending
-                pending = []
-            continue
-        if pending:
-            yield pending
-            pending = []
-        yield item
-    if pending:
-        yield pending
+
+    def __init__(self, sources: list[Source], labels: list[str]) -> None:
+        if len(sources) < 2:
+            raise InputError("synchronised multi-view input needs at least 2 cameras.")
+        self.sources, self.labels = sources, labels
+        self.fps = sources[0].fps
+        totals = [s.total for s in sources]
+        known = [t for t in totals if t is not None]
+        if len(set(known)) > 1:
+            counts = ", ".join(f"{label}: {t}" for label, t in zip(labels, totals))
+            raise InputError(f"the cameras have different frame counts ({counts}); cut them to the "
+                             "same synchronised range (e.g. with --frame_first/--frame_last).")
+        self.total = min(known) if known else None
+
+    def frames(self, skip: SkipFn = _never) -> Iterator[Item]:
+        streams = [s.frames() for s in self.sources]
+        try:
+            for index, items in enumerate(zip_longest(*streams)):
+                first = items[0]
+                name = getattr(first, "name", None) or f"{index:012d}"
+                missing = [label for label, item in zip(self.labels, items) if item is None]
+                if missing:
+                    yield FrameError(name, index, f"{', '.join(missing)}: ended after {index} frames while "
+                                     "the other cameras go on; the inputs are not synchronised.")
+                    return
+                bad = [item for item in items if not isinstance(item, Frame)]
+                if bad:
+                    message = "; ".join(getattr(b, "message", f"{b.name}: skipped") for b in bad)
+                    yield FrameError(name, index, message)
+                    continue
+                if skip(name):
+                    yield Skipped(name, index)
+                    continue
+                yield Views(name, index, tuple(item.image for item in items))
+        finally:
+            for stream in streams:
+                stream.close()

@@ -3,7 +3,7 @@
 Public functions:
     render_pose(image_rgb, poses, *, render_threshold=None, hand_render_threshold=None,
                 face_render_threshold=None, alpha_pose=0.6, render_hands=True, render_face=True,
-                disable_blending=False) -> (H, W, 3) uint8 RGB
+                disable_blending=False, color_by_id=False, draw_ids=False) -> (H, W, 3) uint8 RGB
     render_sets(poses, *, render_threshold=None, hand_render_threshold=None,
                 face_render_threshold=None, render_hands=True, render_face=True) -> list[RenderSet]
     output_canvas(image_rgb, output_size) -> (canvas uint8 RGB, scale_input_to_output)
@@ -20,6 +20,10 @@ something was drawn: `out = (1 - alpha) * image + alpha * layer`, rounded. `alph
 OpenPose's CPU output exactly (it draws opaque); the default 0.6 is OpenPose's `--alpha_pose`, the
 look of its GPU renderer. Keypoints must be in the canvas's pixels (input pixels, or scaled by
 `scale_input_to_output` for an `output_canvas`).
+
+Tracked people (`Poses.ids`, jaxpose.render.ids): `color_by_id=True` draws each tracked person's
+body skeleton (limbs and points) in its id's colour, the same in every frame (untracked people and
+hands/face keep the tables' colours); `draw_ids=True` then writes each id above its box, opaque.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import numpy as np
 from jaxpose.errors import InputError
 from jaxpose.io.keypoint_scale import scale_input_to_output
 from jaxpose.poses import Poses
+from jaxpose.render.ids import draw_id_labels, person_colors
 from jaxpose.specs import FACE, HAND, ModelSpec, get_spec
 
 # OpenPose's renderer constants per keypoint set (renderPose.cpp, renderHand.cpp, renderFace.cpp).
@@ -107,14 +112,17 @@ def _person_sizes(person: np.ndarray, width: int, height: int,
     return line_thickness, t // 2, circle_thickness
 
 
-def _draw_set(layer: np.ndarray, mask: np.ndarray, render_set: RenderSet) -> None:
+def _draw_set(layer: np.ndarray, mask: np.ndarray, render_set: RenderSet,
+              own_colors: list | None = None) -> None:
+    """Draw one set; `own_colors[p]`, when not None, is person p's single colour."""
     height, width = layer.shape[:2]
-    colors = render_set.spec.part_colors
     threshold = np.float32(render_set.threshold)
-    for person in render_set.keypoints:
+    for index, person in enumerate(render_set.keypoints):
         sizes = _person_sizes(person, width, height, render_set.kind)
         if sizes is None:
             continue
+        own = None if own_colors is None else own_colors[index]
+        colors = render_set.spec.part_colors if own is None else (own,)
         line_thickness, radius, circle_thickness = sizes
         points = [(_round(x), _round(y)) for x, y in person[:, :2].tolist()]
         visible = (person[:, 2] > threshold).tolist()
@@ -134,7 +142,8 @@ def render_pose(image_rgb: np.ndarray, poses: Poses, *, render_threshold: float 
                 hand_render_threshold: float | None = None,
                 face_render_threshold: float | None = None, alpha_pose: float = 0.6,
                 render_hands: bool = True, render_face: bool = True,
-                disable_blending: bool = False) -> np.ndarray:
+                disable_blending: bool = False, color_by_id: bool = False,
+                draw_ids: bool = False) -> np.ndarray:
     """Draw the skeletons of `poses` on a copy of `image_rgb` ((H, W, 3) uint8 RGB)."""
     image = np.asarray(image_rgb)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
@@ -149,11 +158,13 @@ def render_pose(image_rgb: np.ndarray, poses: Poses, *, render_threshold: float 
     base = np.zeros_like(image) if disable_blending else image.copy()
     layer = np.zeros_like(image)  # colours are integers and strokes aliased: uint8 is exact
     mask = np.zeros(image.shape[:2], np.uint8)
+    own_colors = person_colors(poses.ids) if color_by_id else None
     for render_set in sets:
-        _draw_set(layer, mask, render_set)
+        _draw_set(layer, mask, render_set, own_colors if render_set.kind == "body" else None)
     # (1 - alpha) * base + alpha * layer in float, rounded and saturated to uint8, where drawn
     blended = cv2.addWeighted(base, 1.0 - float(alpha_pose), layer, float(alpha_pose), 0.0)
-    return cv2.copyTo(blended, mask, base)
+    out = cv2.copyTo(blended, mask, base)
+    return draw_id_labels(out, poses) if draw_ids else out
 
 
 def output_canvas(image_rgb: np.ndarray,

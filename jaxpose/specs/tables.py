@@ -183,9 +183,54 @@ FACE = ModelSpec(
     output_blob="net_output",
 )
 
+# Output layouts (no network): the part orders other tools expect (`jaxpose.io.layout.to_layout`).
+# COCO-17: the COCO keypoint annotation order and skeleton (`categories[0]` of the COCO files).
+_COCO17_PARTS = (
+    "Nose", "LEye", "REye", "LEar", "REar", "LShoulder", "RShoulder", "LElbow", "RElbow",
+    "LWrist", "RWrist", "LHip", "RHip", "LKnee", "RKnee", "LAnkle", "RAnkle",
+)
+_COCO17_SKELETON = pairs_from_flat((
+    15, 13, 13, 11, 16, 14, 14, 12, 11, 12, 5, 11, 6, 12, 5, 6, 5, 7, 6, 8, 7, 9, 8, 10, 1, 2, 0,
+    1, 0, 2, 1, 3, 2, 4, 3, 5, 4, 6,
+))
+# HALPE-26 (AlphaPose / RTMPose "body with feet", Pose2Sim's default skeleton): COCO-17, then
+# Head, Neck, the pelvis (named MidHip here, as in BODY_25) and the six foot points.
+_HALPE26_PARTS = _COCO17_PARTS + (
+    "Head", "Neck", "MidHip", "LBigToe", "RBigToe", "LSmallToe", "RSmallToe", "LHeel", "RHeel",
+)
+_HALPE26_SKELETON = pairs_from_flat((
+    19, 12, 12, 14, 14, 16, 16, 21, 21, 23, 16, 25, 19, 11, 11, 13, 13, 15, 15, 20, 20, 22, 15,
+    24, 19, 18, 18, 17, 17, 0, 18, 6, 6, 8, 8, 10, 18, 5, 5, 7, 7, 9, 0, 1, 0, 2, 1, 3, 2, 4,
+))
+
+
+def _layout_spec(name: str, part_names: tuple[str, ...],
+                 render_pairs: tuple[tuple[int, int], ...]) -> ModelSpec:
+    """A part order without a network; colours are BODY_25's for the same part name."""
+    colour_of = dict(zip(_BODY25_PARTS, _BODY25_COLORS)) | {"Head": _BODY25_COLORS[0]}
+    return ModelSpec(
+        name=name,
+        part_names=part_names,
+        pairs=(),
+        map_idx=(),
+        render_pairs=render_pairs,
+        part_colors=tuple(colour_of[part] for part in part_names),
+        thresholds=_DEFAULT,
+        thresholds_maximize_positives=_MAXIMIZE,
+        has_background=False,
+        output_blob="",
+    )
+
+
+COCO_17 = _layout_spec("COCO_17", _COCO17_PARTS, _COCO17_SKELETON)
+HALPE_26 = _layout_spec("HALPE_26", _HALPE26_PARTS, _HALPE26_SKELETON)
+
 SPECS: dict[str, ModelSpec] = {
-    s.name: s for s in (BODY_25, COCO, MPI, MPI_4_LAYERS, HAND, FACE, MOBILENET_THIN)
+    s.name: s
+    for s in (BODY_25, COCO, MPI, MPI_4_LAYERS, HAND, FACE, MOBILENET_THIN, COCO_17, HALPE_26)
 }
+# Layouts `--output_layout` can write (besides "native", the model's own order).
+OUTPUT_LAYOUTS = ("BODY_25", "COCO_17", "HALPE_26")
 BODY_MODELS = ("BODY_25", "COCO", "MPI", "MPI_4_layers", "MOBILENET_THIN")
 
 

@@ -1,0 +1,97 @@
+"""Consistency of a full set of options (OpenPose's start-up rules where they apply).
+
+`check_options(options)` raises `UsageError` (the CLI's exit code 2) for values or combinations that
+cannot work, and returns notes (no effect, but worth saying) for the caller to print.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jaxpose.errors import JaxposeError, UsageError
+from jaxpose.options.table import parse_resolution, parse_square
+
+
+def check_options(options: Any) -> list[str]:
+    """Flag consistency (OpenPose's start-up rules, where they apply). Returns notes to print."""
+    from jaxpose.options.build import canonical_model_pose
+    from jaxpose.specs import SPECS
+    from jaxpose.io.keypoint_scale import KEYPOINT_SCALE_MODES
+    from jaxpose.io.writers.heatmaps import HEATMAP_SCALE_MODES
+    from jaxpose.io.writers.keypoint_file import KEYPOINT_FORMATS
+
+    notes = []
+    parse_resolution("net_resolution", options.net_resolution)
+    parse_square("hand_net_resolution", options.hand_net_resolution)
+    parse_square("face_net_resolution", options.face_net_resolution)
+    model_pose = canonical_model_pose(options.model_pose)
+    if options.batch < 1:
+        raise UsageError(f"--batch must be >= 1 (got {options.batch}).")
+    if options.scale_number < 1:
+        raise UsageError(f"--scale_number must be >= 1 (got {options.scale_number}).")
+    if options.keypoint_scale not in KEYPOINT_SCALE_MODES:
+        raise UsageError(f"--keypoint_scale must be one of 0-6 (got {options.keypoint_scale}).")
+    if options.render_pose not in (-1, 0, 1, 2):
+        raise UsageError(f"--render_pose must be -1, 0, 1 or 2 (got {options.render_pose}).")
+    if not 0.0 <= options.alpha_pose <= 1.0:
+        raise UsageError(f"--alpha_pose must lie in [0, 1] (got {options.alpha_pose}).")
+    if options.semantics not in ("cuda", "cpu"):
+        raise UsageError(f"--semantics must be cuda or cpu (got {options.semantics!r}).")
+    if options.write_keypoint and options.write_keypoint_format.lower() not in KEYPOINT_FORMATS:
+        raise UsageError(
+            f"--write_keypoint_format {options.write_keypoint_format!r}: use one of {', '.join(KEYPOINT_FORMATS)}."
+        )
+    if options.write_images and not _can_write_image(options.write_images_format):
+        raise UsageError(f"--write_images_format {options.write_images_format!r} is not an image format OpenCV can write.")
+    if options.heatmaps_scale not in HEATMAP_SCALE_MODES:
+        raise UsageError(f"--heatmaps_scale must be one of 0-5 (got {options.heatmaps_scale}).")
+    if options.write_heatmaps:
+        if not (options.heatmaps_add_parts or options.heatmaps_add_bkg or options.heatmaps_add_PAFs):
+            raise UsageError(
+                "--write_heatmaps needs at least one of --heatmaps_add_parts, --heatmaps_add_bkg, --heatmaps_add_PAFs."
+            )
+        fmt = options.write_heatmaps_format.lower()
+        if fmt != "float" and options.heatmaps_scale != 2:
+            raise UsageError(
+                f"--write_heatmaps_format {fmt} needs --heatmaps_scale 2; use --write_heatmaps_format float for other scales."
+            )
+        if fmt != "float" and not _can_write_image(fmt):
+            raise UsageError(f"--write_heatmaps_format {fmt!r}: use png, jpg or float.")
+    if options.coco_gt and not options.write_coco_json:
+        raise UsageError("--coco_gt maps the image ids of --write_coco_json; add --write_coco_json FILE.")
+    if options.write_coco_json:
+        from jaxpose.io.writers.coco_json import coco_index_map
+
+        try:
+            coco_index_map(model_pose if model_pose in SPECS else "COCO")
+        except JaxposeError as error:
+            raise UsageError(f"--write_coco_json: {error}") from None
+    from jaxpose.io.layout import check_layout
+
+    try:
+        options.output_layout = check_layout(options.output_layout)
+    except JaxposeError as error:
+        raise UsageError(f"--output_layout: {error}") from None
+    if options.display not in (-1, 0):
+        notes.append(
+            f"--display {options.display} ignored: jaxpose never opens a window; "
+            "see the results with --write_images or --write_video."
+        )
+    if not any(per_frame_dirs(options).values()) and not (options.write_video or options.write_coco_json):
+        notes.append("no --write_* flag given: poses are computed but not saved (try --write_json DIR).")
+    return notes
+
+
+def _can_write_image(fmt: str) -> bool:
+    import cv2
+
+    return bool(cv2.haveImageWriter(f"x.{fmt.lower().lstrip('.')}"))
+
+
+def per_frame_dirs(options: Any) -> dict[str, str]:
+    return {
+        "json": options.write_json,
+        "images": options.write_images,
+        "keypoint": options.write_keypoint,
+        "heatmaps": options.write_heatmaps,
+    }

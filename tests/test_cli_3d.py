@@ -1,0 +1,114 @@
+"""`--3d` through the command, end to end, on a stereo pair made from a real photo.
+
+Two views are cut from one photo, d pixels apart: view 0 = columns [d, W), view 1 = columns
+[0, W - d). For two pinhole cameras with the same K, camera 1 at x = -B (t = (B, 0, 0)), every
+point of view 0 appears d pixels further right in view 1 exactly when it lies at depth
+Z = f·B / d: a flat scene at a known depth. The people the 2D network finds in both views must
+come out at that depth (up to the network's few-pixel disagreement between the two crops).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from jaxpose.cameras import Camera, CameraGroup
+from jaxpose.cli import run
+from conftest import MEDIA_DIR, need_shared
+
+F, B, D = 500.0, 0.2, 32  # focal length (px), baseline (m), shift (px): depth f·B/d = 3.125 m
+
+
+def _cli(*argv) -> tuple[int, str]:
+    err = io.StringIO()
+    return run.main([str(a) for a in argv], stdout=io.StringIO(), stderr=err), err.getvalue()
+
+
+def _rig(width: int, height: int) -> CameraGroup:
+    K = np.array([[F, 0, width / 2], [0, F, height / 2], [0, 0, 1.0]])
+    return CameraGroup((
+        Camera("cam0", K, np.zeros(5), np.eye(3), np.zeros(3), (width, height), "m"),
+        Camera("cam1", K, np.zeros(5), np.eye(3), np.array([B, 0.0, 0.0]), (width, height), "m"),
+    ))
+
+
+@pytest.fixture(scope="module")
+def stereo(tmp_path_factory):
+    """A folder with the two views of one instant (OpenPose's N consecutive images) and the
+    cameras' XML files."""
+    photo = cv2.imread(str(need_shared(MEDIA_DIR / "COCO_val2014_000000000192.jpg")))
+    root = tmp_path_factory.mktemp("stereo")
+    views = root / "views"
+    views.mkdir()
+    cv2.imwrite(str(views / "pair_0.png"), photo[:, D:])
+    cv2.imwrite(str(views / "pair_1.png"), photo[:, :-D])
+    height, width = photo.shape[0], photo.shape[1] - D
+    _rig(width, height).to_openpose_xml(root / "cameras")
+    return root
+
+
+@pytest.mark.slow
+def test_people_seen_by_both_views_come_out_at_the_scene_depth(stereo, tmp_path):
+    code, err = _cli(stereo / "views", "--3d", "--camera_parameter_path", stereo / "cameras",
+                     "--net_resolution", "-1x256", "--write_json", tmp_path / "json",
+                     "--write_keypoint_3d", tmp_path / "csv", "--write_trc", tmp_path / "trc",
+                     "--write_images", tmp_path / "img", "--write_images_3d", tmp_path / "img3d",
+                     "--tracking", "0", "--quiet")
+    assert code == 0, err
+    people = json.loads((tmp_path / "json" / "pair_0_keypoints.json").read_text())["people"]
+    people_1 = json.loads((tmp_path / "json" / "pair_0_keypoints_1.json").read_text())["people"]
+    reconstructed = [p for p in people if any(p["pose_keypoints_3d"][3::4])]
+    assert len(reconstructed) >= 2  # several people found in both views: not vacuous
+    for person in reconstructed:
+        xyzc = np.array(person["pose_keypoints_3d"]).reshape(-1, 4)
+        assert xyzc.shape == (18, 4) and person["person_id"][0] >= 0
+        z = xyzc[xyzc[:, 3] > 0, 2]
+        np.testing.assert_allclose(np.median(z), F * B / D, rtol=0.08)
+    # view 1's file pairs its own 2D people with the same 3D people
+    ids_0 = sorted(p["person_id"][0] for p in reconstructed)
+    ids_1 = sorted(p["person_id"][0] for p in people_1 if any(p["pose_keypoints_3d"][3::4]))
+    assert ids_0 == ids_1
+    csv_text = (tmp_path / "csv" / "pair_0_keypoints_3d.csv").read_text()
+    assert csv_text.splitlines()[0].startswith("frame,person,person_id,set,part_index,part_name,x,y,z")
+    assert "RShoulder" in csv_text
+    assert list((tmp_path / "trc").glob("views*.trc"))
+    assert (tmp_path / "img" / "pair_0_rendered.png").is_file()
+    assert (tmp_path / "img" / "pair_0_rendered_1.png").is_file()
+    assert (tmp_path / "img3d" / "pair_0_3d.png").is_file()
+
+
+def test_3d_inputs_and_cameras_that_do_not_fit_are_clear_usage_errors(stereo, tmp_path):
+    code, err = _cli(stereo / "views", "--3d")
+    assert code == 2 and "--camera_parameter_path" in err
+    code, err = _cli(stereo / "views", "--3d", "--camera_parameter_path", tmp_path / "none")
+    assert code == 2 and "--camera_parameter_path" in err and "Traceback" not in err
+    code, err = _cli(stereo / "views", "--3d", "--camera_parameter_path", stereo / "cameras",
+                     "--3d_views", "3")
+    assert code == 2 and "--3d_views 3" in err and "2 camera files" in err
+    code, err = _cli(stereo / "views", "--3d", "--camera_parameter_path", stereo / "cameras",
+                     "--3d_min_views", "1")
+    assert code == 2 and "--3d_min_views 1" in err
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "cam0.xml").write_bytes((stereo / "cameras" / "cam0.xml").read_bytes())
+    code, err = _cli(stereo / "views", "--3d", "--camera_parameter_path", one)
+    assert code == 2 and "at least 2 calibrated cameras" in err
+    code, err = _cli(stereo / "views", "--3d_views", "2")
+    assert code == 2 and "--3d_views needs --3d" in err
+
+
+@pytest.mark.slow
+def test_views_of_another_size_than_calibrated_fail_with_the_camera_named(stereo, tmp_path):
+    small = tmp_path / "small"
+    small.mkdir()
+    for name in ("pair_0.png", "pair_1.png"):
+        image = cv2.imread(str(stereo / "views" / name))
+        cv2.imwrite(str(small / name), image[: image.shape[0] // 2, : image.shape[1] // 2])
+    code, err = _cli(small, "--3d", "--camera_parameter_path", stereo / "cameras",
+                     "--net_resolution", "-1x128", "--write_json", tmp_path / "json")
+    assert code == 1 and "camera cam0" in err and "calibrated at" in err
+    assert err.count("jaxpose: error:") == 1
