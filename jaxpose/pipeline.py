@@ -44,7 +44,7 @@ FIRST_PEAK_BUFFER = 16  # peaks per part tried first; grows to max_peaks when a 
 # (limb scoring costs grow with its square: 16 instead of 32 saves ~6 ms a frame on CPU)
 MAX_IMAGE_SIDE = 16384
 THRESHOLD_NAMES = tuple(f.name for f in dataclasses.fields(Thresholds))
-COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+COMPUTE_DTYPES = {"float32": jnp.float32, "fp32": jnp.float32, "bfloat16": jnp.bfloat16, "bf16": jnp.bfloat16}
 
 
 # ------------------------------------------------------------------ configuration
@@ -120,10 +120,18 @@ def _parse_net_resolution(net_resolution) -> tuple[int, int]:
 
 
 def compute_dtype(dtype: Any) -> Any:
-    """"float32" / "bfloat16" (or the jnp dtypes) -> the network's compute dtype."""
-    for name, value in COMPUTE_DTYPES.items():
-        if dtype == name or dtype is value or (not isinstance(dtype, str) and jnp.dtype(dtype) == value):
-            return value
+    """"float32" / "fp32" / "bfloat16" / "bf16" (or the jnp dtypes) -> the network's compute dtype."""
+    if isinstance(dtype, str):
+        if dtype.lower() in COMPUTE_DTYPES:
+            return COMPUTE_DTYPES[dtype.lower()]
+    else:
+        try:
+            kind = jnp.dtype(dtype)
+        except TypeError:
+            kind = None
+        for value in COMPUTE_DTYPES.values():
+            if kind == value:
+                return value
     raise InputError(f"dtype={dtype!r}: choose 'float32' (default, OpenPose's precision) or "
                      "'bfloat16' (networks in bf16 on accelerators; post-processing stays float32).")
 

@@ -50,6 +50,13 @@ def select_devices(num_gpu: int = -1, num_gpu_start: int = 0,
     return devices[num_gpu_start:num_gpu_start + num_gpu]
 
 
+def devices_for_flags(num_gpu: int = -1, num_gpu_start: int = 0) -> tuple[Any, ...] | None:
+    """`select_devices` for the command line's flags: None (no mesh, JAX's default device, the
+    plain single-device path) when the selection is just that device, else the devices."""
+    devices = select_devices(num_gpu, num_gpu_start)
+    return None if devices == (jax.devices()[0],) else devices
+
+
 def resolve_devices(devices: Any) -> tuple[Any, ...] | None:
     """`make_pose_fn`'s `devices=`: None (JAX's default device, no mesh), "all" (every local
     device) or a sequence of distinct local devices of one platform -> tuple or None."""

@@ -2,7 +2,9 @@
 
 The multi-device checks run in a subprocess with four virtual CPU devices
 (`--xla_force_host_platform_device_count=4`): the sharded batch equals the single-device one,
-the work really is spread over the devices, and each shape compiles once.
+the work really is spread over the devices, each shape compiles once, `PoseEstimator` passes
+`devices` through, and the command line with `--batch 4 --num_gpu 2` writes the JSON files of
+`--num_gpu 1` byte for byte (the default model on ../shared/media/video.avi, when present).
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import sys
 import textwrap
 import types
 
+import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import MEDIA_DIR, REPO
+from jaxpose.cli import batch as batch_cli, run as run_cli
 from jaxpose.errors import InputError
 from jaxpose.sharding import resolve_devices, select_devices
 
@@ -69,6 +73,31 @@ SCRIPT = textwrap.dedent('''
         assert len(out["peaks"].sharding.device_set) == int(label), out["peaks"].sharding
         pipeline._device_core = pipeline._device_core.__wrapped__
         print("sharded over", label, "devices: equal")
+
+    estimator = jaxpose.PoseEstimator(model, net_resolution=(384, 192), devices=jaxpose.select_devices(2))
+    assert estimator.pose_fn.devices == tuple(jax.devices()[:2])
+    got = estimator(frames[3])
+    np.testing.assert_array_equal(got.keypoints, expected[3].keypoints)
+
+    # the command line: --batch 4 split over --num_gpu 2 writes the JSON of --num_gpu 1, byte for byte
+    import io, pathlib, tempfile
+    from jaxpose.cli import run
+    video = {video!r}
+    if video:
+        written = {{}}
+        with tempfile.TemporaryDirectory() as tmp:
+            for num_gpu in ("1", "2"):
+                folder = pathlib.Path(tmp) / num_gpu
+                err = io.StringIO()
+                code = run.main([video, "--frame_last", "4", "--batch", "4", "--net_resolution", "-1x128",
+                                 "--num_gpu", num_gpu, "--write_json", str(folder), "--quiet",
+                                 "--no_compile_cache"], stdout=io.StringIO(), stderr=err)
+                assert code == 0, err.getvalue()
+                written[num_gpu] = {{f.name: f.read_bytes() for f in sorted(folder.iterdir())}}
+        assert len(written["1"]) == 5 and written["1"] == written["2"], sorted(written["2"])
+        assert any(b'"pose_keypoints_2d":[' in data and b'"people":[]' not in data
+                   for data in written["1"].values())
+        print("CLI --num_gpu 2 == --num_gpu 1")
     print("OK")
 ''')
 
@@ -76,7 +105,9 @@ SCRIPT = textwrap.dedent('''
 @pytest.mark.slow
 def test_sharded_batch_equals_one_device_and_compiles_once():
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    run = subprocess.run([sys.executable, "-c", SCRIPT.format(tests=str(REPO / "tests"))],
+    video = MEDIA_DIR / "video.avi"
+    script = SCRIPT.format(tests=str(REPO / "tests"), video=str(video) if video.is_file() else "")
+    run = subprocess.run([sys.executable, "-c", script],
                          capture_output=True, text=True, env=env, cwd=REPO, timeout=900)
     assert run.returncode == 0 and "OK" in run.stdout, run.stdout[-2000:] + run.stderr[-4000:]
 
@@ -116,3 +147,38 @@ def test_resolve_devices_refuses_what_it_cannot_use():
         resolve_devices(["cuda:0"])
     with pytest.raises(InputError, match="listed twice"):
         resolve_devices([jax.local_devices()[0]] * 2)
+
+
+def _cli(main, *argv):
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    return main([str(a) for a in argv], stdout=out, stderr=err), err.getvalue()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--num_gpu", "0"], "--num_gpu must be -1 (all devices) or >= 1 (got 0)"),
+    (["--num_gpu", "-2"], "--num_gpu must be -1"),
+    (["--num_gpu", "two"], "--num_gpu expects an integer"),
+    (["--num_gpu_start", "-1"], "--num_gpu_start must be >= 0"),
+    (["--precision", "fp16"], "--precision 'fp16': use float32 (default) or bf16"),
+])
+def test_device_and_precision_flags_are_usage_errors(tmp_path, argv, message):
+    code, err = _cli(run_cli.main, tmp_path / "x.jpg", *argv)
+    assert code == 2 and message in err and "Traceback" not in err, err
+    manifest = tmp_path / "manifest.txt"
+    manifest.write_text(str(tmp_path / "x.jpg") + "\n")
+    code, err = _cli(batch_cli.main, manifest, "--out", tmp_path / "out", *argv)  # the same table
+    assert code == 2 and message in err and "Traceback" not in err, err
+
+
+def test_more_devices_than_the_machine_has_is_a_usage_error(tmp_path):
+    import cv2
+    import jax
+
+    image = tmp_path / "x.png"
+    cv2.imwrite(str(image), np.zeros((32, 32, 3), np.uint8))
+    count = len(jax.local_devices())
+    code, err = _cli(run_cli.main, image, "--num_gpu", count + 1, "--write_json", tmp_path / "j")
+    assert code == 2 and f"--num_gpu {count + 1}" in err and f"num_gpu <= {count}" in err, err
+    assert not (tmp_path / "j").exists() or not any((tmp_path / "j").iterdir())
