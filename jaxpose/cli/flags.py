@@ -3,12 +3,17 @@
 One table (`FLAGS`) drives parsing, defaults, `jaxpose --help` and the `OpenPose` compat class.
 Accepted spellings, as gflags: `--flag value`, `--flag=value`, `-flag value`; booleans also as
 `--flag` alone, `--flag=true|false|1|0|yes|no`, `--flag 1` and `--noflag`.
+
+Every bad value is a `UsageError` (exit code 2) before anything runs: numbers that do not parse
+or are not finite (`convert`), sizes (`parse_resolution`, `parse_square`), and the value ranges
+and combinations of `check_values`, which `parse` applies.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import textwrap
 import types
 from typing import Any
@@ -91,6 +96,7 @@ FLAG_LIST: tuple[Flag, ...] = (
     Flag("batch", "int", 1, "Run the network on N frames at once (videos, same-size images): faster on accelerators.", _G_RUN),
     Flag("semantics", "str", "cuda", "Person grouping as OpenPose's CUDA build (cuda, default) or its CPU build (cpu).", _G_RUN),
     Flag("skip_existing", "bool", False, "Resume: skip frames whose per-frame outputs all exist already (they are not rewritten).", _G_RUN),
+    Flag("max_compiled", "int", 8, "Compiled pose functions kept in memory (one per net input size, padded image size and batch size; the least recently used is dropped). Lower it for folders of many different image sizes; also $JAXPOSE_MAX_COMPILED.", _G_RUN),
     Flag("quiet", "bool", False, "No progress bar, notes or summary (errors are still printed).", _G_RUN),
     Flag("logging_level", "int", 3, "OpenPose's log verbosity.", _G_GENERAL),
     Flag("disable_multi_thread", "bool", False, "OpenPose's sequential mode.", _G_GENERAL),
@@ -153,10 +159,13 @@ def convert(flag: Flag, value: Any) -> Any:
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError
             return int(value) if not isinstance(value, str) else int(value.strip())
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         kind = "an integer" if flag.kind == "int" else "a number"
         raise UsageError(f"--{flag.name} expects {kind} (got {value!r}).") from None
+    if not math.isfinite(number):
+        raise UsageError(f"--{flag.name} expects a finite number (got {value!r}).")
+    return number
 
 
 def unknown_flag(name: str) -> UsageError:
@@ -234,7 +243,70 @@ def parse(argv: list[str]) -> Options:
     options.inputs = inputs
     options.help = show_help
     options.version = show_version
+    if not (show_help or show_version):
+        check_values(options)
     return options
+
+
+MAX_SCALE_NUMBER = 8  # OpenPose's resize-and-merge averages at most 8 scales (openpose-core §4.3)
+# OpenPose's producers: exactly one may be given (openpose-features §7.1).
+PRODUCER_FLAGS = ("image_dir", "video", "ip_camera", "camera")
+
+
+def check_values(options: Options) -> None:
+    """Value ranges and combinations of the flags (pure; UsageError naming the flag and the fix).
+
+    net_resolution, hand/face_net_resolution parse (multiples of 16); scale_number in 1..8;
+    scale_gap > 0 with several scales and the smallest scale 1 - (n - 1) * gap in [0, 1], giving
+    a net input side of at least 16 pixels on the fixed side(s); several scales need the CUDA
+    semantics (OpenPose's CPU build refuses them); hand_scale_number >= 1; hand_scale_range in
+    [0, 2); camera >= -1; max_compiled >= 1; at most one of --image_dir, --video, --ip_camera,
+    --camera (positional inputs may be added). Non-finite numbers are refused when parsed
+    (`convert`).
+    """
+    o = options
+    net_resolution = parse_resolution("net_resolution", o.net_resolution)
+    parse_square("hand_net_resolution", o.hand_net_resolution)
+    parse_square("face_net_resolution", o.face_net_resolution)
+    if not 1 <= o.scale_number <= MAX_SCALE_NUMBER:
+        raise UsageError(f"--scale_number must be in 1..{MAX_SCALE_NUMBER} (got {o.scale_number}).")
+    if o.scale_number > 1:
+        if not o.scale_gap > 0:
+            raise UsageError(f"--scale_gap must be > 0 with --scale_number {o.scale_number} (got {o.scale_gap}).")
+        smallest = 1 - (o.scale_number - 1) * o.scale_gap
+        if smallest < 0:
+            raise UsageError(
+                f"--scale_number {o.scale_number} with --scale_gap {o.scale_gap} gives a scale of {smallest:g}, "
+                f"below 0; use a gap of at most {1 / (o.scale_number - 1):g} or fewer scales."
+            )
+        for side in net_resolution:
+            if side > 0 and int(side * smallest + 0.5) // 16 * 16 < 16:
+                raise UsageError(
+                    f"--scale_number {o.scale_number} with --scale_gap {o.scale_gap}: the smallest scale "
+                    f"({smallest:g}) gives a net input side below 16 pixels ({side} x {smallest:g}); use "
+                    "fewer scales or a smaller gap."
+                )
+        if str(o.semantics).lower() == "cpu":
+            raise UsageError(
+                "--scale_number > 1 with --semantics cpu: OpenPose's CPU build refuses several scales; "
+                "use --semantics cuda or --scale_number 1."
+            )
+    if o.hand_scale_number < 1:
+        raise UsageError(f"--hand_scale_number must be >= 1 (got {o.hand_scale_number}).")
+    if not 0 <= o.hand_scale_range < 2:
+        raise UsageError(f"--hand_scale_range must lie in [0, 2) (got {o.hand_scale_range}).")
+    if o.camera < -1:
+        raise UsageError(f"--camera must be -1 (the first that opens) or an index >= 0 (got {o.camera}).")
+    if o.max_compiled < 1:
+        raise UsageError(f"--max_compiled must be >= 1 (got {o.max_compiled}).")
+    producers = [name for name in PRODUCER_FLAGS
+                 if (name in o.given if name == "camera" else bool(getattr(o, name)))]
+    if len(producers) > 1:
+        given = " and ".join(f"--{name}" for name in producers)
+        raise UsageError(
+            f"{given} are conflicting inputs: give one of --image_dir, --video, --ip_camera, --camera "
+            "(as OpenPose), or several inputs as positional arguments."
+        )
 
 
 def _example(flag: Flag) -> str:
@@ -262,8 +334,8 @@ def parse_resolution(name: str, text: str) -> tuple[int, int]:
 
 def parse_square(name: str, text: Any) -> int:
     """`"368x368"`, `"368"` or 368 -> 368 (hand and face nets are square)."""
-    if isinstance(text, int):
-        return text
+    if isinstance(text, int) and not isinstance(text, bool):
+        text = str(text)
     parts = str(text).lower().replace(" ", "").split("x")
     try:
         sizes = [int(p) for p in parts]
@@ -271,6 +343,11 @@ def parse_square(name: str, text: Any) -> int:
         raise UsageError(f"--{name} expects a size such as 368x368 (got {text!r}).") from None
     if len(sizes) not in (1, 2) or len(set(sizes)) != 1 or sizes[0] <= 0:
         raise UsageError(f"--{name} must be square and positive, such as 368x368 (got {text!r}).")
+    if sizes[0] % 16:
+        raise UsageError(
+            f"--{name}: {sizes[0]} is not a multiple of 16 (OpenPose's rule; got {text!r}); use e.g. "
+            f"{sizes[0] // 16 * 16 or 16}."
+        )
     return sizes[0]
 
 
