@@ -17,7 +17,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpose.errors import InputError
+from jaxpose.nets.winograd import WINOGRAD_KERNEL
 
+WINOGRAD_SUFFIX = f"/{WINOGRAD_KERNEL}"
 _PROBE = (1, 16, 16, 3)  # every network maps it (stride 8 -> 2 x 2)
 _LISTED = 3  # names listed per kind of difference
 _SHAPES: "weakref.WeakKeyDictionary[Any, dict[str, tuple[int, ...]]]" = weakref.WeakKeyDictionary()
@@ -58,7 +60,10 @@ def params_problem(params: Any, expected: Mapping[str, tuple[int, ...]]) -> str 
     flat = _flatten(params)
     if not flat:
         return "is empty"
-    missing = sorted(expected.keys() - flat.keys())
+    # a Winograd layer's kernel may come pre-transformed (`nets.winograd.winograd_params`)
+    pretransformed = {k[: -len(WINOGRAD_SUFFIX)] + "/kernel" for k in flat if k.endswith(WINOGRAD_SUFFIX)}
+    flat = {k: v for k, v in flat.items() if not k.endswith(WINOGRAD_SUFFIX)}
+    missing = sorted(expected.keys() - flat.keys() - pretransformed)
     extra = sorted(flat.keys() - expected.keys())
     wrong = sorted(k for k in expected.keys() & flat.keys() if tuple(np.shape(flat[k])) != expected[k])
     if not (missing or extra or wrong):
@@ -68,7 +73,7 @@ def params_problem(params: Any, expected: Mapping[str, tuple[int, ...]]) -> str 
         if names:
             more = f" and {len(names) - _LISTED} more" if len(names) > _LISTED else ""
             parts.append(f"{len(names)} {title} ({', '.join(names[:_LISTED])}{more})")
-    return "does not fit the network: " + "; ".join(parts) + " parameters"
+    return "does not fit the network's parameters: " + "; ".join(parts)
 
 
 def check_params(params: Any, expected: Mapping[str, tuple[int, ...]], what: str = "params",
