@@ -25,8 +25,11 @@ _LISTED = 3  # names listed per kind of difference
 _SHAPES: "weakref.WeakKeyDictionary[Any, dict[str, tuple[int, ...]]]" = weakref.WeakKeyDictionary()
 
 
-def param_shapes(net: Any) -> dict[str, tuple[int, ...]]:
-    """{"layer/.../name": shape} of the params `net.init` makes (cached per network)."""
+def param_shapes(net: Any) -> dict[str, tuple[int, ...]] | None:
+    """{"layer/.../name": shape} of the params `net.init` makes (cached per network); None for a
+    stand-in network with only `apply` (it cannot say what it expects: nothing is checked)."""
+    if not hasattr(net, "init"):
+        return None
     try:
         return _SHAPES[net]
     except (KeyError, TypeError):
@@ -76,9 +79,12 @@ def params_problem(params: Any, expected: Mapping[str, tuple[int, ...]]) -> str 
     return "does not fit the network's parameters: " + "; ".join(parts)
 
 
-def check_params(params: Any, expected: Mapping[str, tuple[int, ...]], what: str = "params",
+def check_params(params: Any, expected: Mapping[str, tuple[int, ...]] | None, what: str = "params",
                  model_name: str = "the model") -> None:
-    """Raise `InputError` naming the problem when `params` do not fit (see `params_problem`)."""
+    """Raise `InputError` naming the problem when `params` do not fit (see `params_problem`).
+    `expected` None (a stand-in network, see `param_shapes`): nothing to check."""
+    if expected is None:
+        return
     problem = params_problem(params, expected)
     if problem:
         raise InputError(
