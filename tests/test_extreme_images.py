@@ -176,6 +176,24 @@ def test_pose_fn_on_very_wide_and_tall_images(tiny, w, h, processed):
     assert np.isfinite(poses.keypoints).all() and np.isfinite(poses.scores).all()
 
 
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(w=st.integers(3969, 4096), h=st.integers(2, 128), value=st.integers(0, 255))
+def test_pose_fn_on_aspect_ratios_from_31_to_2048(tiny, w, h, value):
+    """Widths and heights of one padded bucket (4096 x 128): one compile, aspect ratios 31..2048."""
+    fn = jaxpose.make_pose_fn(tiny, max_peaks=8)
+    image = np.full((h, w, 3), value, np.uint8)
+    image[:, ::7] = 255 - value
+    s = openpose_s((w, h), (656, 368))
+    if not (math.isfinite(s) and s > 0):
+        with pytest.raises(InputError, match="aspect ratio is too extreme"):
+            fn(tiny.params, image)
+        return
+    poses = fn(tiny.params, image)
+    assert poses.scale_net_to_output == pytest.approx(s, rel=1e-6)
+    assert np.isfinite(poses.keypoints).all() and np.isfinite(poses.scores).all()
+
+
 def test_planted_person_on_a_very_wide_image_is_scaled_by_the_hand_computed_s():
     spec = get_spec("COCO")
     fake = types.SimpleNamespace(name=spec.name, spec=spec, net=None, params=None)
