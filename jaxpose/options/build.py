@@ -133,6 +133,7 @@ def pose_fn_settings(options: Mapping[str, Any]) -> dict[str, Any]:
         hand_scale_number=options["hand_scale_number"],
         hand_scale_range=options["hand_scale_range"],
         face_detector=FACE_DETECTORS[options["face_detector"]],
+        max_compiled=options["max_compiled"] if "max_compiled" in options.get("given", ()) else None,
     )
 
 
