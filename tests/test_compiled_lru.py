@@ -11,7 +11,6 @@ import gc
 import types
 import weakref
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -22,15 +21,7 @@ from jaxpose import pipeline
 from jaxpose.errors import InputError
 from jaxpose.lru import LRUCache
 from jaxpose.specs import get_spec
-
-
-class TinyNet(nn.Module):
-    channels: int
-
-    @nn.compact
-    def __call__(self, x):
-        x = nn.avg_pool(x, (8, 8), (8, 8))
-        return jnp.tanh(nn.Conv(self.channels, (1, 1))(x) * 3.0)
+from tiny_net import TinyNet
 
 
 @pytest.fixture(scope="module")

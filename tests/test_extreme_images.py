@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import types
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -25,17 +24,7 @@ from jaxpose.pipeline import make_plan
 from jaxpose.specs import get_spec
 
 from planted import expected_keypoints, render, standing
-
-
-class TinyNet(nn.Module):
-    """A stand-in network: 8x8 average pool + 1x1 conv to the model's channels."""
-
-    channels: int
-
-    @nn.compact
-    def __call__(self, x):
-        x = nn.avg_pool(x, (8, 8), (8, 8))
-        return jnp.tanh(nn.Conv(self.channels, (1, 1))(x) * 3.0)
+from tiny_net import TinyNet
 
 
 def _model(spec_name="COCO", seed=0):

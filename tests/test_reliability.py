@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import cv2
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -33,6 +32,7 @@ from jaxpose.cli import run
 from jaxpose.errors import InputError
 from jaxpose.model import Model
 from jaxpose.specs import get_spec
+from tiny_net import TinyNet
 
 REPO = Path(__file__).resolve().parents[1]
 HARNESS = Path(__file__).with_name("cli_harness.py")
@@ -41,18 +41,9 @@ HARNESS = Path(__file__).with_name("cli_harness.py")
 # ------------------------------------------------------------------ helpers
 
 
-class TinyNet(nn.Module):
-    """Stand-in network: 8x8 average pool + 1x1 conv to MobileNet-thin's 57 channels."""
-
-    @nn.compact
-    def __call__(self, x):
-        x = nn.avg_pool(x / 255.0, (8, 8), (8, 8))
-        return jnp.tanh(nn.Conv(57, (1, 1))(x) * 3.0)
-
-
 @pytest.fixture(scope="module")
 def tiny_model():
-    net = TinyNet()
+    net = TinyNet(57, input_scale=1 / 255.0)
     params = net.init(jax.random.PRNGKey(0), jnp.zeros((1, 64, 64, 3)))["params"]
     return Model(name="MOBILENET_THIN", spec=get_spec("MOBILENET_THIN"), net=net, params=params)
 

@@ -30,6 +30,7 @@ import jax
 import numpy as np
 
 from jaxpose.errors import ModelFileError
+from jaxpose.nets.params import flat_paths
 
 MAX_ABS_WEIGHT = 1e4
 MAX_ABS_OUTPUT = 100.0
@@ -39,21 +40,10 @@ _ADVICE = ("the file is damaged (a bad download, a flipped bit or a broken train
            "download or convert the original weights again.")
 
 
-def _flat(tree: Mapping, prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for name, value in tree.items():
-        path = f"{prefix}{name}"
-        if isinstance(value, Mapping):
-            flat.update(_flat(value, path + "/"))
-        else:
-            flat[path] = value
-    return flat
-
-
 def weights_problem(params: Mapping) -> str | None:
     """The first layer (in name order) breaking rule 1 or 2 (or not holding floating-point
     numbers at all), described, or None if all pass."""
-    for path, leaf in sorted(_flat(params).items()):
+    for path, leaf in sorted(flat_paths(params).items()):
         layer, _, kind = path.rpartition("/")
         where = f"layer {layer!r} ({kind})" if layer else f"parameter {path!r}"
         try:

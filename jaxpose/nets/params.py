@@ -35,7 +35,7 @@ def param_shapes(net: Any) -> dict[str, tuple[int, ...]] | None:
     except (KeyError, TypeError):
         pass
     tree = jax.eval_shape(net.init, jax.random.key(0), jnp.zeros(_PROBE))["params"]
-    shapes = {path: tuple(int(d) for d in leaf.shape) for path, leaf in _flatten(tree).items()}
+    shapes = {path: tuple(int(d) for d in leaf.shape) for path, leaf in flat_paths(tree).items()}
     try:
         _SHAPES[net] = shapes
     except TypeError:
@@ -43,12 +43,13 @@ def param_shapes(net: Any) -> dict[str, tuple[int, ...]] | None:
     return shapes
 
 
-def _flatten(tree: Mapping, prefix: str = "") -> dict[str, Any]:
+def flat_paths(tree: Mapping, prefix: str = "") -> dict[str, Any]:
+    """{'layer/kernel': leaf} of a nested params tree (paths joined with '/')."""
     flat: dict[str, Any] = {}
     for name, value in tree.items():
         path = f"{prefix}{name}"
         if isinstance(value, Mapping):
-            flat.update(_flatten(value, path + "/"))
+            flat.update(flat_paths(value, path + "/"))
         else:
             flat[path] = value
     return flat
@@ -60,7 +61,7 @@ def params_problem(params: Any, expected: Mapping[str, tuple[int, ...]]) -> str 
         return "is None"
     if not isinstance(params, Mapping):
         return f"is a {type(params).__name__}, not the nested dict of arrays `model.params`"
-    flat = _flatten(params)
+    flat = flat_paths(params)
     if not flat:
         return "is empty"
     # a Winograd layer's kernel may come pre-transformed (`nets.winograd.winograd_params`)
