@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 
 from jaxpose.cameras import Camera, CameraGroup
-from jaxpose.cli import run
+from jaxpose.cli import flags, run
+from jaxpose.options.check import check_options
+from jaxpose.stream.multiview import OUTPUTS_3D
 from conftest import MEDIA_DIR, need_shared
 
 F, B, D = 500.0, 0.2, 32  # focal length (px), baseline (m), shift (px): depth f·B/d = 3.125 m
@@ -99,6 +101,23 @@ def test_3d_inputs_and_cameras_that_do_not_fit_are_clear_usage_errors(stereo, tm
     assert code == 2 and "at least 2 calibrated cameras" in err
     code, err = _cli(stereo / "views", "--3d_views", "2")
     assert code == 2 and "--3d_views needs --3d" in err
+
+
+def test_3d_outputs_need_3d_and_count_as_outputs(stereo, tmp_path):
+    """A 3D file asked for without --3d would never be written: refused. With --3d, the 3D files are
+    outputs (no "nothing saved" note), and PoseTrack's 2D format is refused like COCO's."""
+    for flag in OUTPUTS_3D:
+        code, err = _cli(stereo / "views", f"--{flag}", tmp_path / "out", "--quiet")
+        assert code == 2 and f"--{flag} writes 3D keypoints: it needs --3d" in err, (flag, err)
+        assert not (tmp_path / "out").exists()
+        cameras = ["--3d", "--camera_parameter_path", str(stereo / "cameras")]
+        options = flags.parse([str(stereo / "views"), *cameras, f"--{flag}", str(tmp_path / "out")])
+        assert not any("no --write_*" in note for note in check_options(options)), flag
+    options = flags.parse([str(stereo / "views"), *cameras])
+    assert any("no --write_*" in note for note in check_options(options))
+    code, err = _cli(stereo / "views", *cameras, "--tracking", "0", "--write_posetrack", tmp_path / "pt")
+    assert code == 2 and "--write_posetrack is not written with --3d" in err
+    assert not (tmp_path / "pt").exists()
 
 
 @pytest.mark.slow

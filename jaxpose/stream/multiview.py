@@ -23,6 +23,7 @@ from jaxpose.io import readers
 from jaxpose.stream.engine import Result, Stage
 
 METHODS_3D = ("robust", "openpose", "dlt")
+OUTPUTS_3D = ("write_keypoint_3d", "write_trc", "write_images_3d", "write_video_3d")
 
 
 def three_d(options: Any) -> bool:
@@ -46,6 +47,10 @@ def load_cameras(options: Any) -> Any:
 def check_3d_options(options: Any) -> tuple[Any, int] | None:
     """(cameras, views) for `--3d` / `--frame_undistort` runs, None otherwise; UsageError for
     impossible combinations (before any work)."""
+    if not three_d(options):
+        for flag in OUTPUTS_3D:
+            if getattr(options, flag, ""):
+                raise UsageError(f"--{flag} writes 3D keypoints: it needs --3d (with --camera_parameter_path).")
     if not three_d(options) and not options.frame_undistort:
         for flag in ("3d_views", "3d_min_views"):
             if getattr(options, flag) not in (-1, 0) and flag in options.given:
@@ -72,7 +77,7 @@ def check_3d_options(options: Any) -> tuple[Any, int] | None:
     min_views = getattr(options, "3d_min_views")
     if min_views in (0, 1) or min_views > views:
         raise UsageError(f"--3d_min_views {min_views}: use -1 (default) or 2..{views} (OpenPose refuses 0 and 1).")
-    for flag in ("write_coco_json", "write_heatmaps", "write_keypoint"):
+    for flag in ("write_coco_json", "write_heatmaps", "write_keypoint", "write_posetrack"):
         if getattr(options, flag):
             raise UsageError(f"--{flag} is not written with --3d (2D per-view formats); use --write_json, "
                              "whose files carry each view's 2D people and their 3D keypoints.")
