@@ -120,6 +120,19 @@ def test_3d_outputs_need_3d_and_count_as_outputs(stereo, tmp_path):
     assert not (tmp_path / "pt").exists()
 
 
+def test_batch_jobs_refuse_3d_instead_of_ignoring_it(stereo, tmp_path):
+    from jaxpose.cli import batch
+
+    manifest = tmp_path / "manifest.txt"
+    manifest.write_text(f"{stereo / 'views'}\n")
+    for extra in (["--3d", "--camera_parameter_path", str(stereo / "cameras")], ["--write_trc", "trc"]):
+        err = io.StringIO()
+        code = batch.main([str(manifest), "--out", str(tmp_path / "out"), *extra],
+                          stdout=io.StringIO(), stderr=err)
+        assert code == 2 and "a batch job runs the 2D pipeline" in err.getvalue(), err.getvalue()
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 def test_views_of_another_size_than_calibrated_fail_with_the_camera_named(stereo, tmp_path):
     small = tmp_path / "small"
