@@ -53,6 +53,8 @@ def test_calibrates_and_writes_openpose_xml_and_toml(folders, capsys, tmp_path):
     doc = tomllib.loads((tmp_path / "calib.toml").read_text())
     assert list(doc) == ["left", "right", "metadata"] and doc["right"]["fisheye"] is False
     np.testing.assert_allclose(doc["right"]["translation"], extrinsics[:, 3], rtol=1e-12)
+    rms = float(stdout.split("bundle-adjusted RMS ")[1].split()[0])  # the report's figure
+    assert doc["metadata"]["error"] == pytest.approx(rms, abs=1e-4) and rms > 0
 
 
 def test_units_that_are_not_lengths_are_kept_with_a_warning(folders, capsys, tmp_path):

@@ -174,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
             toml_text(group, args.toml_style)  # refuse before anything is written
         paths = group.to_openpose_xml(args.output, units=xml_units)
         if args.toml is not None:
-            paths.append(group.to_toml(args.toml, style=args.toml_style))
+            rms = report.extrinsics_rms if report.extrinsics_rms is not None else report.intrinsics_rms[0]
+            paths.append(group.to_toml(args.toml, style=args.toml_style, error=rms))
     except JaxposeError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
