@@ -144,3 +144,29 @@ def test_views_of_another_size_than_calibrated_fail_with_the_camera_named(stereo
                      "--net_resolution", "-1x128", "--write_json", tmp_path / "json")
     assert code == 1 and "camera cam0" in err and "calibrated at" in err
     assert err.count("jaxpose: error:") == 1
+
+
+def test_a_video_that_does_not_fit_the_cameras_fails_once_before_any_work(stereo, tmp_path):
+    """Views of another size than calibrated, or a width that does not split into the cameras'
+    views: one line naming the input (not one per frame), exit 1, nothing written."""
+    pair = [cv2.imread(str(stereo / "views" / f"pair_{v}.png")) for v in range(2)]
+    half = np.concatenate([cv2.resize(p, (p.shape[1] // 2, p.shape[0] // 2)) for p in pair], axis=1)
+    video = tmp_path / "rig.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (half.shape[1], half.shape[0]))
+    for _ in range(4):
+        writer.write(half)
+    writer.release()
+    code, err = _cli(video, "--3d", "--camera_parameter_path", stereo / "cameras",
+                     "--write_json", tmp_path / "json")
+    width, height = half.shape[1] // 2, half.shape[0]
+    assert code == 1 and err.count("jaxpose: error:") == 1, err
+    assert f"{video}: view of camera cam0 is {width}x{height} but the camera was calibrated at" in err
+    assert "0 frames" in err and not list((tmp_path / "json").glob("*"))
+    three = tmp_path / "three"
+    three.mkdir()
+    for name in ("a", "b", "c"):
+        (three / f"{name}.xml").write_bytes((stereo / "cameras" / "cam0.xml").read_bytes())
+    assert half.shape[1] % 3  # 608 px
+    code, err = _cli(video, "--3d", "--camera_parameter_path", three, "--write_json", tmp_path / "json")
+    assert code == 1 and err.count("jaxpose: error:") == 1 and "cannot be split into 3 equal views" in err
+

@@ -103,8 +103,19 @@ class _Views:
 
 
 def open_views(target: str, views: int, selection: readers.FrameSelection,
-               orientation: readers.Orientation) -> Any:
-    """The multi-view source of one input (see the module docstring for the forms)."""
+               orientation: readers.Orientation, group: Any = None) -> Any:
+    """The multi-view source of one input (see the module docstring for the forms). With the
+    cameras' `group`, the first instant's views are checked against the calibrated sizes before
+    any work: a mismatch fails the input once (InputError), not every one of its frames."""
+    source = _open_views(target, views, selection, orientation)
+    if group is not None:  # a source reads once: check on a copy of its own
+        check_first_instant(source, group, target)
+        source = _open_views(target, views, selection, orientation)
+    return source
+
+
+def _open_views(target: str, views: int, selection: readers.FrameSelection,
+                orientation: readers.Orientation) -> Any:
     parts = [p for p in str(target).split(",") if p]
     if len(parts) > 1:
         if len(parts) != views:
@@ -165,13 +176,38 @@ def pinhole(group: Any) -> Any:
     return CameraGroup(tuple(camera.replace(dist=camera.dist[:0]) for camera in group.cameras))
 
 
-def check_view_sizes(item: readers.Views, group: Any) -> None:
-    """Each view has the size its camera was calibrated at (InputError naming the camera)."""
+PEEK_INSTANTS = 10  # items looked at for a first readable instant before giving up the check
+
+
+def check_first_instant(source: Any, group: Any, label: str) -> None:
+    """The first readable instant of `source` has views of the calibrated sizes (InputError
+    naming the input and the camera); an input that ends before any readable instant fails with
+    its last error. Reads one instant; nothing more when the files give no sizes."""
+    frames = source.frames()
+    error = None
+    try:
+        for _, item in zip(range(PEEK_INSTANTS), frames):
+            if isinstance(item, readers.Views):
+                check_view_sizes(item, group, label)
+                return
+            if isinstance(item, readers.FrameError):
+                error = item.message
+        else:
+            if error is not None:
+                raise InputError(error)
+    finally:
+        frames.close()
+
+
+def check_view_sizes(item: readers.Views, group: Any, label: str | None = None) -> None:
+    """Each view has the size its camera was calibrated at (InputError naming the camera, after
+    `label` when given)."""
     for camera, image in zip(group.cameras, item.images):
         size = (image.shape[1], image.shape[0])
         if camera.image_size is not None and camera.image_size != size:
+            where = f"{label}: " if label else ""
             raise InputError(
-                f"{item.name}: view of camera {camera.name} is {size[0]}x{size[1]} but the camera was "
+                f"{where}view of camera {camera.name} is {size[0]}x{size[1]} but the camera was "
                 f"calibrated at {camera.image_size[0]}x{camera.image_size[1]}; use frames of that size "
                 "(or recalibrate, or check the order of the camera files and views).")
 
