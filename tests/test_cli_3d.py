@@ -101,6 +101,13 @@ def test_3d_inputs_and_cameras_that_do_not_fit_are_clear_usage_errors(stereo, tm
     assert code == 2 and "at least 2 calibrated cameras" in err
     code, err = _cli(stereo / "views", "--3d_views", "2")
     assert code == 2 and "--3d_views needs --3d" in err
+    same = tmp_path / "same"
+    same.mkdir()
+    for name in ("a", "b"):  # two files of one camera: no baseline
+        (same / f"{name}.xml").write_bytes((stereo / "cameras" / "cam0.xml").read_bytes())
+    code, err = _cli(stereo / "views", "--3d", "--camera_parameter_path", same)
+    assert code == 2 and f"--camera_parameter_path {same}: all cameras share one centre" in err
+    assert err.count("jaxpose: error:") == 1
 
 
 def test_3d_outputs_need_3d_and_count_as_outputs(stereo, tmp_path):

@@ -65,6 +65,12 @@ def check_3d_options(options: Any) -> tuple[Any, int] | None:
     if len(group) < 2:
         raise UsageError(f"--3d needs at least 2 calibrated cameras; --camera_parameter_path "
                          f"{options.camera_parameter_path} holds {len(group)}.")
+    from jaxpose.triangulation.geometry import check_camera_set
+
+    try:
+        check_camera_set(group.projection_matrices())
+    except JaxposeError as error:
+        raise UsageError(f"--camera_parameter_path {options.camera_parameter_path}: {error}") from None
     views = getattr(options, "3d_views")
     if views in (-1, 0):
         views = len(group)
