@@ -169,11 +169,37 @@ def test_a_video_that_does_not_fit_the_cameras_fails_once_before_any_work(stereo
     assert code == 1 and err.count("jaxpose: error:") == 1, err
     assert f"{video}: view of camera cam0 is {width}x{height} but the camera was calibrated at" in err
     assert "0 frames" in err and not list((tmp_path / "json").glob("*"))
+    rig = _rig(width, height)
+    third = rig[1].replace(name="cam2", t=np.array([2 * B, 0.0, 0.0]))
+    CameraGroup((*rig.cameras, third)).to_openpose_xml(tmp_path / "three")
     three = tmp_path / "three"
-    three.mkdir()
-    for name in ("a", "b", "c"):
-        (three / f"{name}.xml").write_bytes((stereo / "cameras" / "cam0.xml").read_bytes())
     assert half.shape[1] % 3  # 608 px
     code, err = _cli(video, "--3d", "--camera_parameter_path", three, "--write_json", tmp_path / "json")
     assert code == 1 and err.count("jaxpose: error:") == 1 and "cannot be split into 3 equal views" in err
 
+
+
+@pytest.mark.slow
+def test_one_video_per_camera_gives_the_scene_depth(stereo, tmp_path):
+    """Beyond OpenPose: `--video a.avi,b.avi` (one synchronised video per camera, cameras' order)."""
+    videos = []
+    for v in range(2):
+        view = cv2.imread(str(stereo / "views" / f"pair_{v}.png"))
+        videos.append(tmp_path / f"cam{v}.avi")
+        writer = cv2.VideoWriter(str(videos[-1]), cv2.VideoWriter_fourcc(*"MJPG"), 10,
+                                 (view.shape[1], view.shape[0]))
+        for _ in range(2):
+            writer.write(view)
+        writer.release()
+    code, err = _cli("--video", ",".join(map(str, videos)), "--3d", "--camera_parameter_path",
+                     stereo / "cameras", "--net_resolution", "-1x256", "--write_json", tmp_path / "json",
+                     "--quiet")
+    assert code == 0, err
+    for frame in ("cam0_000000000000", "cam0_000000000001"):
+        assert (tmp_path / "json" / f"{frame}_keypoints_1.json").is_file()
+        people = json.loads((tmp_path / "json" / f"{frame}_keypoints.json").read_text())["people"]
+        depths = [np.median(np.array(p["pose_keypoints_3d"]).reshape(-1, 4)[:, 2][
+                  np.array(p["pose_keypoints_3d"]).reshape(-1, 4)[:, 3] > 0])
+                  for p in people if any(p["pose_keypoints_3d"][3::4])]
+        assert len(depths) >= 2
+        np.testing.assert_allclose(depths, F * B / D, rtol=0.08)
