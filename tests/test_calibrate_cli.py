@@ -139,6 +139,6 @@ def test_destinations_that_cannot_be_written_are_refused_before_calibrating(fold
     frames = sorted((root / "cam0").iterdir())
     code, _, stderr = _run(capsys, "--camera", *frames, "--grid_number_inner_corners", "9x6",
                            "--grid_square_size_mm", "30", "-o", tmp_path / "out")
-    assert code == 2 and f"--camera got {len(frames)} files" in stderr and "quote it" in stderr
+    assert code == 2 and f"but {len(frames)} files followed it: quote a pattern" in stderr
     assert not (tmp_path / "out").exists() and a_file.read_text() == "x"
     assert sorted(p.name for p in taken.iterdir()) == ["left.xml"]

@@ -85,8 +85,9 @@ def _check_sources(sources: list[str]) -> str | None:
 def _unquoted_glob(extra: list[str]) -> str | None:
     """The shell expanded an unquoted --camera pattern into many file names: say so."""
     if extra and all(Path(e).is_file() for e in extra):
-        return (f"--camera got {len(extra) + 1} files where it takes one source per camera: the shell "
-                "expanded an unquoted pattern; quote it (--camera \"calib/left*.jpg\") or give the folder")
+        return (f"--camera takes one source per camera, but {len(extra) + 1} files followed it: quote a "
+                "pattern so that the shell does not expand it (--camera \"calib/left*.jpg\"), give the "
+                "folder, or repeat --camera once per camera")
     return None
 
 
