@@ -203,3 +203,28 @@ def test_one_video_per_camera_gives_the_scene_depth(stereo, tmp_path):
                   for p in people if any(p["pose_keypoints_3d"][3::4])]
         assert len(depths) >= 2
         np.testing.assert_allclose(depths, F * B / D, rtol=0.08)
+
+
+def test_first_instant_check_reads_past_unreadable_frames_and_fails_only_ended_inputs():
+    from jaxpose.errors import InputError
+    from jaxpose.io import readers
+    from jaxpose.stream.multiview import PEEK_INSTANTS, check_first_instant
+
+    class Source:
+        def __init__(self, items):
+            self.items = items
+
+        def frames(self, skip=None):
+            yield from self.items
+
+    group = _rig(64, 48)
+    good = readers.Views("f3", 3, (np.zeros((48, 64, 3), np.uint8),) * 2)
+    small = readers.Views("f0", 0, (np.zeros((24, 32, 3), np.uint8),) * 2)
+    bad = [readers.FrameError(f"f{i}", i, f"f{i}: corrupt") for i in range(3)]
+    check_first_instant(Source(bad + [good]), group, "in")  # unreadable first frames: the run reports them
+    check_first_instant(Source(bad * PEEK_INSTANTS), group, "in")  # still going after the peek: not judged
+    check_first_instant(Source([]), group, "in")
+    with pytest.raises(InputError, match="^f2: corrupt$"):
+        check_first_instant(Source(bad), group, "in")  # ended before any readable instant
+    with pytest.raises(InputError, match="^in: view of camera cam0 is 32x24 but the camera was calibrated at 64x48"):
+        check_first_instant(Source([small, good]), group, "in")

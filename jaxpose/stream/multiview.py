@@ -188,19 +188,22 @@ PEEK_INSTANTS = 10  # items looked at for a first readable instant before giving
 def check_first_instant(source: Any, group: Any, label: str) -> None:
     """The first readable instant of `source` has views of the calibrated sizes (InputError
     naming the input and the camera); an input that ends before any readable instant fails with
-    its last error. Reads one instant; nothing more when the files give no sizes."""
+    its last error. Reads up to PEEK_INSTANTS items; unreadable first frames of a longer input
+    are left to the run, which reports them one by one."""
     frames = source.frames()
     error = None
     try:
-        for _, item in zip(range(PEEK_INSTANTS), frames):
+        for _ in range(PEEK_INSTANTS):
+            item = next(frames, None)
+            if item is None:  # the input ended before a readable instant
+                if error is not None:
+                    raise InputError(error)
+                return
             if isinstance(item, readers.Views):
                 check_view_sizes(item, group, label)
                 return
             if isinstance(item, readers.FrameError):
                 error = item.message
-        else:
-            if error is not None:
-                raise InputError(error)
     finally:
         frames.close()
 
