@@ -504,12 +504,15 @@ class SideBySideSource:
         self.fps, self.total = source.fps, source.total
 
     def frames(self, skip: SkipFn = _never) -> Iterator[Item]:
+        """Every frame of a video has one width: one that cannot be split ends the stream with
+        one FrameError (not one per frame)."""
         for item in self.source.frames(skip):
             if isinstance(item, Frame):
                 try:
                     yield Views(item.name, item.index, split_side_by_side(item.image, self.views))
                 except InputError as error:
                     yield FrameError(item.name, item.index, f"{item.name}: {error}")
+                    return
             else:
                 yield item
 

@@ -76,7 +76,9 @@ def check_options(options: Any) -> list[str]:
             f"--display {options.display} ignored: jaxpose never opens a window; "
             "see the results with --write_images or --write_video."
         )
-    if not any(per_frame_dirs(options).values()) and not (options.write_video or options.write_coco_json):
+    files = ("write_video", "write_coco_json", "write_posetrack", "write_keypoint_3d", "write_trc",
+             "write_images_3d", "write_video_3d")
+    if not any(per_frame_dirs(options).values()) and not any(getattr(options, f, "") for f in files):
         notes.append("no --write_* flag given: poses are computed but not saved (try --write_json DIR).")
     return notes
 
