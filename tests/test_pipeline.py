@@ -311,14 +311,6 @@ PHOTOS = {
 }
 
 
-@pytest.fixture(scope="module")
-def default_model():
-    try:
-        return jaxpose.load_model("mobilenet_thin")
-    except jaxpose.JaxposeError as exc:
-        pytest.skip(f"default model unavailable: {exc}")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PHOTOS))
 def test_default_model_finds_the_people_in_photos(default_model, name):
