@@ -265,8 +265,9 @@ def fetch_default_model(
         try:
             load_model_file(path)
             return path
-        except ModelFileError:
-            _log(f"{path} is unreadable; converting again")
+        except ModelFileError as error:
+            path.unlink(missing_ok=True)  # a damaged cache file is never kept
+            _log(f"removed an unusable cache file ({error}); converting again")
     graph = fetch_graph(name, source=source, force=force)
     return save_model(from_tf_graph(graph), path)
 
@@ -280,8 +281,9 @@ def load_named(name: str, dtype: jnp.dtype = jnp.float32):
     if path.is_file():
         try:
             return load_model_file(path, dtype=dtype)
-        except ModelFileError:
-            _log(f"{path} is unreadable; converting again")
+        except ModelFileError as error:
+            path.unlink(missing_ok=True)  # a damaged cache file is never kept
+            _log(f"removed an unusable cache file ({error}); converting again")
     return load_model_file(fetch_default_model(name=name), dtype=dtype)
 
 

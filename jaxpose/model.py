@@ -77,7 +77,11 @@ def save_model(model: Model, path: str | os.PathLike) -> Path:
 
 
 def load_model_file(path: str | os.PathLike, dtype: jnp.dtype = jnp.float32) -> Model:
-    """Load a model file written by `save_model` (names of built-in models: `jaxpose.load_model`)."""
+    """Load a model file written by `save_model` (names of built-in models: `jaxpose.load_model`).
+
+    Raises `ModelFileError` for a missing, unreadable or damaged file, including weights that are
+    not finite or implausibly large (`jaxpose.convert.sanity`, rules 1-2), naming the layer.
+    """
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(
@@ -118,15 +122,18 @@ def _checked_params(path: Path, name: str, params: Any) -> Any:
     import jax
 
     from jaxpose.convert.remap import flatten_tree, strict_merge
+    from jaxpose.convert.sanity import check_weights
     from jaxpose.nets import build_net
 
     if not isinstance(params, dict):
         raise ModelFileError(f"{path}: holds no parameter tree; convert the original weights again.")
     expected = jax.eval_shape(build_net(name).init, jax.random.key(0), jnp.zeros((1, 16, 16, 3)))["params"]
-    return strict_merge(
+    checked = strict_merge(
         expected, flatten_tree(params), source=str(path), target=f"the {name} network",
         hint="The file is damaged or from another jaxpose version; convert the original weights again.",
     )
+    check_weights(checked, str(path))
+    return checked
 
 
 def _to_numpy(tree: Any) -> Any:

@@ -10,7 +10,9 @@ to image pixels, number_people_max. `pose_fn.device_fn(params, images)` is the p
 
 Compiles: one per (padded image bucket, net input sizes, peak buffer, batch bucket). Images are
 zero-padded up to a multiple of `BUCKET` pixels and their true size travels as a traced value, so
-images of different sizes that share a net input size share one compiled function.
+images of different sizes that share a net input size share one compiled function. At most
+`max_compiled` compiled functions are kept (least recently used dropped, its memory freed), so a
+stream of ever new image sizes runs in bounded memory.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import dataclasses
 import functools
 import math
 import os
+import weakref
 from typing import Any, Callable, Sequence
 
 import jax
@@ -34,6 +37,9 @@ from jaxpose.device.preprocess import (
     warp_image,
 )
 from jaxpose.errors import InputError
+from jaxpose.limits import MAX_IMAGE_SIDE, image_size_problem  # noqa: F401 (MAX_IMAGE_SIDE re-exported)
+from jaxpose.lru import DEFAULT_MAX_COMPILED, LRUCache, check_capacity
+from jaxpose.nets.params import check_params, param_shapes
 from jaxpose.poses import Poses
 from jaxpose.sharding import replicate, resolve_devices, shard_frames
 from jaxpose.specs import ModelSpec, Thresholds
@@ -42,7 +48,8 @@ SEMANTICS = ("cuda", "cpu")
 BUCKET = 128  # padded image sides are multiples of this (pixels)
 FIRST_PEAK_BUFFER = 16  # peaks per part tried first; grows to max_peaks when a part has more
 # (limb scoring costs grow with its square: 16 instead of 32 saves ~6 ms a frame on CPU)
-MAX_IMAGE_SIDE = 16384
+MAX_COMPILED_ENV = "JAXPOSE_MAX_COMPILED"  # default of make_pose_fn's max_compiled when set
+PLAN_CACHE_SIZE = 256  # image sizes whose plans (small host/device arrays) are kept
 THRESHOLD_NAMES = tuple(f.name for f in dataclasses.fields(Thresholds))
 COMPUTE_DTYPES = {"float32": jnp.float32, "fp32": jnp.float32, "bfloat16": jnp.bfloat16, "bf16": jnp.bfloat16}
 
@@ -69,6 +76,8 @@ class Plan:
 def make_plan(image_wh: tuple[int, int], net_resolution: tuple[int, int], dynamic: float,
               scale_number: int, scale_gap: float) -> Plan:
     """Net sizes, scale factors, scaleNetToOutput and warp geometry for one image size (§3, §5)."""
+    if min(image_wh) < 2:
+        raise InputError(f"image of {image_wh[0]}x{image_wh[1]} pixels: needs at least 2x2 pixels.")
     net0 = net_input_size(image_wh, net_resolution, dynamic)
     sizes, factors = scale_sizes(image_wh, net0, scale_number, scale_gap)
     scale, offset = scale_net_to_output(image_wh, sizes[0])
@@ -218,6 +227,7 @@ def make_device_fn(
     def device_fn(params: Any, images: jnp.ndarray) -> dict[str, jnp.ndarray]:
         if images.ndim != 4 or images.shape[-1] != 3:
             raise InputError(f"images of shape {images.shape}: expected (N, H, W, 3) uint8 RGB.")
+        check_params(params, param_shapes(net), "params", spec.name)
         h, w = images.shape[1:3]
         plan = make_plan((w, h), net_res, net_resolution_dynamic, scale_number, scale_gap)
         return _device_core(params, images, plan.geoms, jnp.asarray(plan.ratios),
@@ -249,43 +259,45 @@ def _check_options(spec, net_resolution, scale_number, scale_gap, semantics, max
     return {"net_resolution": net_res}
 
 
-# Compiled functions are shared by every pose_fn with the same static configuration (thresholds
-# are traced arguments), so pose_fns that differ only in thresholds reuse one compile.
-_DEVICE_CACHE: dict[tuple, tuple[Any, Callable]] = {}
+# Compiled functions: one jitted function per full input shape (so that dropping it frees its one
+# executable), in a bounded LRU. pose_fns with the same static configuration share one cache
+# (thresholds are traced arguments, so pose_fns that differ only in thresholds reuse a compile);
+# the cache lives as long as a pose_fn uses it.
 
 
-def _jitted_device_core(core: Callable, net: Any, spec: ModelSpec, heat_hw: tuple[int, int],
-                        semantics: str, max_peaks: int, return_heatmaps: bool) -> Callable:
-    key = (core, id(net), spec, heat_hw, semantics, max_peaks, return_heatmaps)
-    if key not in _DEVICE_CACHE or _DEVICE_CACHE[key][0] is not net:
-        _DEVICE_CACHE[key] = (net, jax.jit(functools.partial(
-            core, net=net, spec=spec, heat_hw=heat_hw, semantics=semantics, max_peaks=max_peaks,
-            return_heatmaps=return_heatmaps), **_donation()))
-    return _DEVICE_CACHE[key][1]
+class _CompiledCache(LRUCache):
+    """An LRU of jitted functions of one network; holds the network, whose id is in its key."""
+
+    def __init__(self, capacity: int, net: Any) -> None:
+        super().__init__(capacity)
+        self.net = net
 
 
-_SHARDED_CACHE: dict[tuple, tuple[Any, Callable]] = {}
+_SHARED_CACHES: "weakref.WeakValueDictionary[tuple, _CompiledCache]" = weakref.WeakValueDictionary()
 
 
-def _jitted_sharded_core(core: Callable, net: Any, spec: ModelSpec, heat_hw: tuple[int, int],
-                         semantics: str, max_peaks: int, return_heatmaps: bool,
-                         devices: tuple) -> Callable:
-    """`_jitted_device_core` with the frames split over `devices` (`jaxpose.sharding`)."""
-    key = (core, id(net), spec, heat_hw, semantics, max_peaks, return_heatmaps, devices)
-    if key not in _SHARDED_CACHE or _SHARDED_CACHE[key][0] is not net:
-        if len(_SHARDED_CACHE) > 64:
-            _SHARDED_CACHE.clear()
-        _SHARDED_CACHE[key] = (net, shard_frames(functools.partial(
-            core, net=net, spec=spec, heat_hw=heat_hw, semantics=semantics, max_peaks=max_peaks,
-            return_heatmaps=return_heatmaps), devices, num_args=6, **_donation()))
-    return _SHARDED_CACHE[key][1]
+def _compiled_cache(net: Any, spec: ModelSpec, semantics: str, return_heatmaps: bool,
+                    capacity: int) -> _CompiledCache:
+    key = (id(net), spec, semantics, return_heatmaps, capacity)
+    cache = _SHARED_CACHES.get(key)
+    if cache is None or cache.net is not net:
+        cache = _CompiledCache(capacity, net)
+        _SHARED_CACHES[key] = cache
+    return cache
 
 
-@functools.lru_cache(maxsize=64)
-def _jitted_postprocess(spec: ModelSpec, heat_hw: tuple[int, int], semantics: str,
-                        max_peaks: int, return_heatmaps: bool) -> Callable:
-    return jax.jit(functools.partial(postprocess, spec=spec, heat_hw=heat_hw, semantics=semantics,
-                                     max_peaks=max_peaks, return_heatmaps=return_heatmaps))
+def resolve_max_compiled(max_compiled: int | None) -> int:
+    """`max_compiled`, or `$JAXPOSE_MAX_COMPILED` when None, or DEFAULT_MAX_COMPILED (8)."""
+    if max_compiled is not None:
+        return check_capacity("max_compiled", max_compiled)
+    text = os.environ.get(MAX_COMPILED_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_COMPILED
+    try:
+        return check_capacity(MAX_COMPILED_ENV, int(text))
+    except ValueError:
+        raise InputError(f"{MAX_COMPILED_ENV}={text!r}: must be an integer >= 1 "
+                         f"(default {DEFAULT_MAX_COMPILED}).") from None
 
 
 # ------------------------------------------------------------------ host shell
@@ -301,22 +313,26 @@ def as_rgb_uint8(image: Any) -> np.ndarray:
         raise InputError(
             f"image dtype {image.dtype}: expected uint8 RGB 0..255 (for floats in [0, 1] pass "
             "(image * 255).round().astype(np.uint8)).")
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    if image.ndim != 3:
+    if image.ndim not in (2, 3):
         raise InputError(f"image of shape {image.shape}: expected (H, W, 3) RGB or (H, W) gray.")
-    if image.shape[2] == 4:
-        raise InputError(f"image of shape {image.shape} has an alpha channel: pass image[..., :3].")
-    if image.shape[2] != 3:
-        raise InputError(f"image of shape {image.shape}: expected 3 channels (RGB).")
+    if image.ndim == 3 and image.shape[2] not in (1, 3, 4) and image.shape[0] in (1, 3, 4):
+        raise InputError(
+            f"image of shape {image.shape} is channels-first (C, H, W); jaxpose takes (H, W, 3) "
+            f"RGB: pass np.moveaxis(image, 0, -1) (shape {image.shape[1:] + image.shape[:1]}).")
     h, w = image.shape[:2]
     if h == 0 or w == 0:
         raise InputError(f"empty image of shape {image.shape}.")
     if h < 2 or w < 2:
         raise InputError(f"image of {w}x{h} pixels: needs at least 2x2 pixels.")
-    if max(h, w) > MAX_IMAGE_SIDE:
-        raise InputError(f"image of {w}x{h} pixels: larger than {MAX_IMAGE_SIDE} pixels per side; "
-                         "downscale it first.")
+    problem = image_size_problem(w, h)
+    if problem:
+        raise InputError(problem)
+    if image.ndim == 2:
+        return np.repeat(image[:, :, None], 3, axis=2)
+    if image.shape[2] == 4:
+        raise InputError(f"image of shape {image.shape} has an alpha channel: pass image[..., :3].")
+    if image.shape[2] != 3:
+        raise InputError(f"image of shape {image.shape}: expected 3 channels (RGB).")
     return image
 
 
@@ -350,13 +366,17 @@ class Pending:
     pad_to: int
 
 
+_UNCHECKED = object()
+
+
 class PoseFn:
     """Callable returned by `make_pose_fn`; see the module docstring."""
 
     def __init__(self, model: Any, *, net_resolution, scale_number, scale_gap, semantics,
                  number_people_max, maximize_positives, net_resolution_dynamic, return_heatmaps,
                  max_peaks, thresholds: Thresholds, wholebody: Callable | None,
-                 extra_models: dict | None = None, devices: tuple | None = None):
+                 extra_models: dict | None = None, max_compiled: int = DEFAULT_MAX_COMPILED,
+                 devices: tuple | None = None):
         self.model = model
         self.devices = devices
         self._replicated: tuple[Any, Any] | None = None
@@ -374,7 +394,11 @@ class PoseFn:
         self._score_thresholds = _score_thresholds(thresholds)
         self._wholebody = wholebody
         self._extra_models = extra_models or {}
-        self._plans: dict[tuple[int, int], tuple[Plan, tuple]] = {}
+        self._checked_params: Any = _UNCHECKED  # the last params tree found to fit the network
+        self.max_compiled = check_capacity("max_compiled", max_compiled)
+        self._plans = LRUCache(PLAN_CACHE_SIZE)
+        self._compiled_fns = _compiled_cache(model.net, self.spec, semantics, return_heatmaps,
+                                             self.max_compiled)
         self.device_fn = make_device_fn(
             model, net_resolution, scale_number, scale_gap, semantics, maximize_positives,
             net_resolution_dynamic, max_peaks, return_heatmaps, **dataclasses.asdict(thresholds))
@@ -395,22 +419,36 @@ class PoseFn:
         return self._plan_with_device_arrays(image_wh)[0]
 
     def _plan_with_device_arrays(self, image_wh: tuple[int, int]) -> tuple[Plan, tuple]:
-        if image_wh not in self._plans:
-            if len(self._plans) > 256:
-                self._plans.clear()
+        def make() -> tuple[Plan, tuple]:
             plan = make_plan(image_wh, self.net_resolution, self.net_resolution_dynamic,
                              self.scale_number, self.scale_gap)
             args = (tuple(WarpGeometry(*(jnp.asarray(a) for a in g)) for g in plan.geoms),
                     jnp.asarray(plan.ratios), jnp.float32(plan.nms_offset))
-            self._plans[image_wh] = (plan, args)
-        return self._plans[image_wh]
+            return plan, args
 
-    def _compiled(self, plan: Plan, buffer: int) -> Callable:
-        if self.devices is not None:
-            return _jitted_sharded_core(_device_core, self.model.net, self.spec, plan.heat_hw,
-                                        self.semantics, buffer, self.return_heatmaps, self.devices)
-        return _jitted_device_core(_device_core, self.model.net, self.spec, plan.heat_hw,
-                                   self.semantics, buffer, self.return_heatmaps)
+        return self._plans.get(tuple(image_wh), make)
+
+    def _compiled(self, plan: Plan, buffer: int, frames_shape: tuple[int, ...]) -> Callable:
+        """The jitted device core for one padded frames shape (T, Hb, Wb, 3), from the LRU; with
+        `devices`, the frames split over them (`jaxpose.sharding`). Frame buffers are donated off CPU."""
+        core, net, devices = _device_core, self.model.net, self.devices
+        key = ("device", core, plan.net_sizes, tuple(frames_shape), buffer, devices)
+
+        def make() -> Callable:
+            fn = functools.partial(core, net=net, spec=self.spec, heat_hw=plan.heat_hw,
+                                   semantics=self.semantics, max_peaks=buffer,
+                                   return_heatmaps=self.return_heatmaps)
+            if devices is None:
+                return jax.jit(fn, **_donation())
+            return shard_frames(fn, devices, num_args=6, **_donation())
+
+        return self._compiled_fns.get(key, make)
+
+    def _compiled_postprocess(self, plan: Plan) -> Callable:
+        key = ("postprocess", plan.net_sizes, self.max_peaks)
+        return self._compiled_fns.get(key, lambda: jax.jit(functools.partial(
+            postprocess, spec=self.spec, heat_hw=plan.heat_hw, semantics=self.semantics,
+            max_peaks=self.max_peaks, return_heatmaps=self.return_heatmaps)))
 
     def _placed(self, params: Any) -> Any:
         """The body parameters, replicated on every device of the mesh (kept while unchanged)."""
@@ -431,7 +469,8 @@ class PoseFn:
             padded = np.zeros((tb, hb, wb, 3), np.uint8)
             padded[:t, :h, :w] = frames
             frames = padded
-        return self._compiled(plan, buffer)(self._placed(params), frames, *args, self._score_thresholds)
+        return self._compiled(plan, buffer, frames.shape)(self._placed(params), frames, *args,
+                                                          self._score_thresholds)
 
     def submit(self, params: Any, frames: Any, pad_to: int = 1) -> "Pending":
         """Start the device part for frames (T, H, W, 3) uint8 RGB of one size; returns at once.
@@ -489,12 +528,17 @@ class PoseFn:
         return poses.replace(**extra)
 
     def _body_params(self, params: Any) -> Any:
-        if self._wholebody is None:
-            return params
-        if not isinstance(params, dict) or "body" not in params:
-            raise InputError('with hand/face models, pass params as {"body": ..., "hand": ..., '
-                             '"face": ...} (e.g. model.params for "body").')
-        return params["body"]
+        """The body network's params, checked to fit it (InputError naming the problem)."""
+        what = "params"
+        if self._wholebody is not None:
+            if not isinstance(params, dict) or "body" not in params:
+                raise InputError('with hand/face models, pass params as {"body": ..., "hand": ..., '
+                                 '"face": ...} (e.g. model.params for "body").')
+            params, what = params["body"], 'params["body"]'
+        if params is not self._checked_params:
+            check_params(params, param_shapes(self.model.net), what, self.spec.name)
+            self._checked_params = params
+        return params
 
     # -- public
 
@@ -526,8 +570,7 @@ class PoseFn:
             if o.shape[1:] != expected:
                 raise InputError(f"net output of shape {o.shape[1:]}: expected {expected} for "
                                  f"net input {wi}x{hi}.")
-        post = _jitted_postprocess(self.spec, plan.heat_hw, self.semantics, self.max_peaks,
-                                   self.return_heatmaps)
+        post = self._compiled_postprocess(plan)
         out = jax.device_get(post(outputs, jnp.asarray(plan.ratios), jnp.float32(plan.nms_offset),
                                   self._score_thresholds))
         return self._poses(out, 0, plan)
@@ -553,6 +596,7 @@ def make_pose_fn(
     max_peaks: int = MAX_PEAKS,
     dtype: Any = "float32",
     devices: Any = None,
+    max_compiled: int | None = None,
     **overrides: float,
 ) -> PoseFn:
     """A function `pose_fn(params, image) -> Poses` for body `model`, as OpenPose's flags.
@@ -563,11 +607,14 @@ def make_pose_fn(
     overrides: nms_threshold, inter_threshold, inter_min_above_threshold, min_subset_cnt,
     min_subset_score (defaults per model and `maximize_positives`, openpose-core §2.5).
     max_peaks: peaks kept per part (OpenPose: 127).
-    dtype: the networks' compute dtype, "float32" (default) or "bfloat16" (accelerators; the
-    post-processing stays float32; keypoints within 1 px of float32 on the test photos).
+    dtype: the networks' compute dtype, "float32" (default) or "bfloat16" / "bf16" (bf16 operands,
+    float32 sums; the post-processing stays float32; see docs: keypoints move by up to a grid step).
     devices: None (JAX's default device), "all" or a list of local devices
     (`jaxpose.select_devices(num_gpu, num_gpu_start)`): `pose_fn.batch` splits its frames over
     them (`jaxpose.sharding`), with results equal to one device's.
+    max_compiled: compiled functions kept (one per net input size, padded image size and batch
+    size; least recently used dropped and its memory freed); None = `$JAXPOSE_MAX_COMPILED`,
+    else 8. Each costs about 25 MB for MobileNet-thin and one compile when it comes back.
     With `hand` / `face` models, params becomes {"body": ..., "hand": ..., "face": ...}.
     `model` may also be a built-in name ("mobilenet_thin") or a model file path; the loaded
     weights are then at `pose_fn.params`.
@@ -586,6 +633,7 @@ def make_pose_fn(
     if isinstance(number_people_max, bool) or not isinstance(number_people_max, (int, np.integer)):
         raise InputError(f"number_people_max={number_people_max!r}: must be an integer (-1 = all).")
     thresholds = resolve_thresholds(spec, maximize_positives, overrides)
+    max_compiled = resolve_max_compiled(max_compiled)
     wholebody = None
     if hand is not None or face is not None:
         from jaxpose.wholebody import make_wholebody_fn
@@ -593,11 +641,12 @@ def make_pose_fn(
         wholebody = make_wholebody_fn(
             spec, hand, face, hand_net_resolution=hand_net_resolution,
             face_net_resolution=face_net_resolution, hand_scale_number=hand_scale_number,
-            hand_scale_range=hand_scale_range, face_detector=face_detector, semantics=semantics)
+            hand_scale_range=hand_scale_range, face_detector=face_detector, semantics=semantics,
+            max_compiled=max_compiled)
     return PoseFn(model, net_resolution=config["net_resolution"], scale_number=scale_number,
                   scale_gap=scale_gap, semantics=semantics, number_people_max=number_people_max,
                   maximize_positives=maximize_positives,
                   net_resolution_dynamic=net_resolution_dynamic, return_heatmaps=return_heatmaps,
                   max_peaks=max_peaks, thresholds=thresholds, wholebody=wholebody,
                   extra_models={k: m for k, m in (("hand", hand), ("face", face)) if m is not None},
-                  devices=devices)
+                  max_compiled=max_compiled, devices=devices)

@@ -32,3 +32,14 @@ def need_shared(path: Path) -> Path:
 @pytest.fixture
 def media_dir() -> Path:
     return need_shared(MEDIA_DIR)
+
+
+@pytest.fixture(scope="session")
+def default_model():
+    """The default model (MobileNet-thin), fetched and cached on first use; skips when unavailable."""
+    import jaxpose
+
+    try:
+        return jaxpose.load_model("mobilenet_thin")
+    except jaxpose.JaxposeError as exc:
+        pytest.skip(f"default model unavailable: {exc}")

@@ -53,6 +53,8 @@ def test_calibrates_and_writes_openpose_xml_and_toml(folders, capsys, tmp_path):
     doc = tomllib.loads((tmp_path / "calib.toml").read_text())
     assert list(doc) == ["left", "right", "metadata"] and doc["right"]["fisheye"] is False
     np.testing.assert_allclose(doc["right"]["translation"], extrinsics[:, 3], rtol=1e-12)
+    rms = float(stdout.split("bundle-adjusted RMS ")[1].split()[0])  # the report's figure
+    assert doc["metadata"]["error"] == pytest.approx(rms, abs=1e-4) and rms > 0
 
 
 def test_units_that_are_not_lengths_are_kept_with_a_warning(folders, capsys, tmp_path):
@@ -111,3 +113,32 @@ def test_extrinsics_only_with_given_intrinsics(folders, capsys, tmp_path):
     group = CameraGroup.from_openpose_xml(tmp_path / "out")
     assert np.array_equal(group[1].K, truth[1].K) and np.array_equal(group[1].dist, truth[1].dist)
     np.testing.assert_allclose(group[1].center, truth[1].center / 1000, atol=0.001)
+
+
+def test_destinations_that_cannot_be_written_are_refused_before_calibrating(folders, capsys, tmp_path):
+    """Exit 2 at once (not after minutes of calibration, and nothing written): an output folder under
+    a file, a folder already holding other cameras' XML, a TOML path that is a folder; and a glob the
+    shell expanded because it was not quoted."""
+    _, root = folders
+    common = ["--camera", root / "cam0", "--grid_number_inner_corners", "9x6", "--grid_square_size_mm", "30"]
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "left.xml").write_text("<opencv_storage/>")
+    cases = [
+        (["-o", a_file / "cameras"], f"--camera_parameter_folder {a_file / 'cameras'}: {a_file} is not a folder"),
+        (["-o", a_file], "exists and is not a folder"),
+        (["-o", taken], "already holds other camera files ['left.xml']"),
+        (["-o", tmp_path / "out", "--toml", tmp_path], f"--toml {tmp_path}: is a folder"),
+        (["-o", tmp_path / "out", "--toml", a_file / "c.toml"], f"--toml {a_file / 'c.toml'}: {a_file} is not a folder"),
+    ]
+    for extra, message in cases:
+        code, stdout, stderr = _run(capsys, *common, *extra)
+        assert code == 2 and message in stderr and "intrinsics RMS" not in stdout + stderr, (extra, stderr)
+    frames = sorted((root / "cam0").iterdir())
+    code, _, stderr = _run(capsys, "--camera", *frames, "--grid_number_inner_corners", "9x6",
+                           "--grid_square_size_mm", "30", "-o", tmp_path / "out")
+    assert code == 2 and f"but {len(frames)} files followed it: quote a pattern" in stderr
+    assert not (tmp_path / "out").exists() and a_file.read_text() == "x"
+    assert sorted(p.name for p in taken.iterdir()) == ["left.xml"]

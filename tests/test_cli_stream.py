@@ -33,14 +33,6 @@ def _tree(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def default_model():
-    try:
-        return jaxpose.load_model("mobilenet_thin")
-    except jaxpose.JaxposeError as exc:
-        pytest.skip(f"default model unavailable: {exc}")
-
-
-@pytest.fixture(scope="module")
 def folder_with_a_bad_image(tmp_path_factory):
     folder = tmp_path_factory.mktemp("photos")
     photos = sorted(need_shared(MEDIA_DIR).glob("COCO_val2014_*.jpg"))[:4]

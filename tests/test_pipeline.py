@@ -7,7 +7,6 @@ import dataclasses
 import types
 
 import chex
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -20,6 +19,7 @@ from jaxpose.specs import BODY_MODELS, get_spec
 
 from conftest import MEDIA_DIR, need_shared
 from planted import expected_keypoints, render, standing
+from tiny_net import TinyNet
 
 HEAT = (384, 192)  # heatmap = net input = image size: scaleNetToOutput = 1
 
@@ -185,17 +185,6 @@ def test_override_validation():
 # ------------------------------------------------------------------ with a (tiny) network
 
 
-class TinyNet(nn.Module):
-    """A stand-in network: 8x8 average pool + 1x1 conv to the model's channels."""
-
-    channels: int
-
-    @nn.compact
-    def __call__(self, x):
-        x = nn.avg_pool(x, (8, 8), (8, 8))
-        return jnp.tanh(nn.Conv(self.channels, (1, 1))(x) * 3.0)
-
-
 @pytest.fixture(scope="module")
 def tiny():
     spec = get_spec("COCO")
@@ -320,14 +309,6 @@ PHOTOS = {
     # the man holding the basketball on the left
     "basketball1.png": [(97, 222)],
 }
-
-
-@pytest.fixture(scope="module")
-def default_model():
-    try:
-        return jaxpose.load_model("mobilenet_thin")
-    except jaxpose.JaxposeError as exc:
-        pytest.skip(f"default model unavailable: {exc}")
 
 
 @pytest.mark.slow

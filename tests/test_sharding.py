@@ -69,7 +69,8 @@ SCRIPT = textwrap.dedent('''
                 np.testing.assert_array_equal(a.scores, b.scores)
         plan, args = sharded._plan_with_device_arrays((384, 192))
         padded = np.zeros((pipeline._batch_bucket(7, int(label)), 256, 384, 3), np.uint8)  # the shape above
-        out = sharded._compiled(plan, 16)(sharded._placed(params), padded, *args, sharded._score_thresholds)
+        out = sharded._compiled(plan, 16, padded.shape)(sharded._placed(params), padded, *args,
+                                                        sharded._score_thresholds)
         assert len(out["peaks"].sharding.device_set) == int(label), out["peaks"].sharding
         pipeline._device_core = pipeline._device_core.__wrapped__
         print("sharded over", label, "devices: equal")

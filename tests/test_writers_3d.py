@@ -202,12 +202,21 @@ def test_render3d_draws_limbs_in_the_specs_colours(tmp_path):
     assert not np.any([np.any(np.abs(empty.astype(int) - c).max(-1) <= 8) for c in colours[[1, 2]]])
     path = write_3d_image(tmp_path, "f0", poses3d, size=(320, 240))
     assert path.name == "f0_3d.png" and cv2.imread(str(path)).shape == (240, 320, 3)
+    import jax.numpy as jnp
+    import warnings
+
+    jnp.zeros(1).block_until_ready()  # JAX running: its fork hook is armed
     video = Video3DWriter(tmp_path / "skeleton.mp4", 10, size=(320, 240))
-    for _ in range(3):
-        video.add(poses3d)
-    assert not (tmp_path / "skeleton.mp4").exists()
-    out = video.close()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            video.add(poses3d)
+        assert not (tmp_path / "skeleton.mp4").exists()
+        out = video.close()
+    assert not [w for w in caught if "fork" in str(w.message)]  # starting ffmpeg alarms no one
     import imageio.v2 as imageio
 
-    frames = [f for f in imageio.get_reader(out)]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"os\.fork", category=RuntimeWarning)
+        frames = [f for f in imageio.get_reader(out)]
     assert len(frames) == 3 and frames[0].shape == (240, 320, 3)

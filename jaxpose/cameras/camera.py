@@ -343,11 +343,12 @@ class CameraGroup:
 
         return read_toml(path, units=units)
 
-    def to_toml(self, path: str | Path, style: str = "anipose") -> Path:
-        """Write an anipose-style (`style="anipose"`) or Pose2Sim-style (`"pose2sim"`) TOML file."""
+    def to_toml(self, path: str | Path, style: str = "anipose", error: float | None = None) -> Path:
+        """Write an anipose-style (`style="anipose"`) or Pose2Sim-style (`"pose2sim"`) TOML file;
+        `error`: the calibration RMS (px) for `[metadata] error`."""
         from jaxpose.cameras.toml_format import write_toml
 
-        return write_toml(self, path, style=style)
+        return write_toml(self, path, style=style, error=error)
 
     @classmethod
     def from_h36m(cls, pkl_path: str | Path, subject: str) -> CameraGroup:

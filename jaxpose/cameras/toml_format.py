@@ -132,8 +132,9 @@ def _distortions(cam: Camera, length: int) -> np.ndarray:
     return dist[:length] if not np.any(dist[length:]) else dist
 
 
-def toml_text(group: CameraGroup, style: str = "anipose") -> str:
-    """The TOML text of `group` in anipose's or Pose2Sim's layout (see module doc)."""
+def toml_text(group: CameraGroup, style: str = "anipose", error: float | None = None) -> str:
+    """The TOML text of `group` in anipose's or Pose2Sim's layout (see module doc); `error`: the
+    calibration's reprojection RMS in pixels for `[metadata] error` (0.0 when unknown, as the peers)."""
     if style not in STYLES:
         raise InputError(f"unknown TOML style {style!r}; use one of {STYLES}")
     if style == "pose2sim":
@@ -163,10 +164,12 @@ def toml_text(group: CameraGroup, style: str = "anipose") -> str:
         if style == "pose2sim":
             lines.append("fisheye = false")
         lines.append("")
-    lines += ["[metadata]", "adjusted = false", "error = 0.0", f"units = {_fmt(group.units)}", ""]
+    error = 0.0 if error is None or not np.isfinite(error) else float(error)
+    lines += ["[metadata]", "adjusted = false", f"error = {_fmt(error)}", f"units = {_fmt(group.units)}", ""]
     return "\n".join(lines)
 
 
-def write_toml(group: CameraGroup, path: str | Path, style: str = "anipose") -> Path:
+def write_toml(group: CameraGroup, path: str | Path, style: str = "anipose",
+               error: float | None = None) -> Path:
     """Write `group` as an anipose (`[cam_i]`, board units) or Pose2Sim (named, metres) TOML file."""
-    return atomic_write_text(Path(path), toml_text(group, style))
+    return atomic_write_text(Path(path), toml_text(group, style, error))

@@ -81,6 +81,10 @@ def check_batch_options(options: Options) -> None:
     for name in INPUT_FLAGS:
         if name in options.given:
             raise UsageError(f"--{name}: a batch job reads its inputs from the manifest; list them there.")
+    for name in ("3d", "frame_undistort", "write_keypoint_3d", "write_trc", "write_images_3d", "write_video_3d"):
+        if getattr(options, name, False):
+            raise UsageError(f"--{name}: a batch job runs the 2D pipeline on each input; reconstruct 3D "
+                             "with `jaxpose --3d --camera_parameter_path CAMERAS INPUT` per recording.")
     if options.skip_existing:
         raise UsageError("--skip_existing: a batch job resumes by itself (rerun the same command); drop it.")
     if options.chunk_frames < 0:

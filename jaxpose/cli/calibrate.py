@@ -9,13 +9,15 @@ camera (what `--3d --camera_parameter_path cameras/` reads; translations in metr
 size is a length) and, with `--toml`, an anipose- or Pose2Sim-style TOML file; prints the report.
 
 Exit status: 0 calibrated, 1 calibration failed (board never found, too few views, cameras never
-seen together, files not writable), 2 bad usage (flags, missing inputs).
+seen together, a write failing at the end), 2 bad usage (flags, missing inputs, destinations that
+cannot be written: checked before calibrating).
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
+import os
 import sys
 from pathlib import Path
 
@@ -80,10 +82,60 @@ def _check_sources(sources: list[str]) -> str | None:
     return None
 
 
+def _unquoted_glob(extra: list[str]) -> str | None:
+    """The shell expanded an unquoted --camera pattern into many file names: say so."""
+    if extra and all(Path(e).is_file() for e in extra):
+        return (f"--camera takes one source per camera, but {len(extra) + 1} files followed it: quote a "
+                "pattern so that the shell does not expand it (--camera \"calib/left*.jpg\"), give the "
+                "folder, or repeat --camera once per camera")
+    return None
+
+
+def _nearest_folder(path: Path) -> Path:
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    return parent
+
+
+def _check_destinations(args: argparse.Namespace, names: list[str]) -> str | None:
+    """Before minutes of calibration: the XML folder and the TOML file can be written there."""
+    folder = args.output
+    if folder.exists():
+        if not folder.is_dir():
+            return f"--camera_parameter_folder {folder}: exists and is not a folder; pass a folder"
+        wanted = {f"{name}.xml" for name in names}
+        others = sorted(p.name for p in folder.iterdir() if p.suffix.lower() == ".xml" and p.name not in wanted)
+        if others:
+            return (f"--camera_parameter_folder {folder}: already holds other camera files {others[:5]}; OpenPose "
+                    "would read them as extra views. Write into an empty folder or remove them")
+    elif not _nearest_folder(folder).is_dir():
+        return f"--camera_parameter_folder {folder}: {_nearest_folder(folder)} is not a folder; pass a writable folder"
+    parent = folder if folder.is_dir() else _nearest_folder(folder)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"--camera_parameter_folder {folder}: {parent} is not writable; pass a writable folder"
+    if args.toml is not None:
+        toml = args.toml
+        if toml.is_dir():
+            return f"--toml {toml}: is a folder; pass a file path"
+        parent = _nearest_folder(toml)
+        if not parent.is_dir():
+            return f"--toml {toml}: {parent} is not a folder; pass a path inside a writable folder"
+        if not os.access(parent, os.W_OK | os.X_OK) or (toml.exists() and not os.access(toml, os.W_OK)):
+            return f"--toml {toml}: not writable; pass a path inside a writable folder"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        hint = _unquoted_glob(extra)
+        if hint is not None:
+            print(f"{PROG}: error: {hint}", file=sys.stderr)
+            return EXIT_USAGE
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:  # argparse printed usage and the reason
         return int(exc.code or 0)
     problem = _check_sources(args.camera)
@@ -94,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         problem = f"--names gives {len(names)} names for {len(args.camera)} cameras"
     if problem is None and args.intrinsics is not None and not args.intrinsics.exists():
         problem = f"--intrinsics {args.intrinsics}: no such folder or file"
+    if problem is None:
+        problem = _check_destinations(args, names or [f"cam{i}" for i in range(len(args.camera))])
     if problem is not None:
         print(f"{PROG}: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
@@ -121,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             toml_text(group, args.toml_style)  # refuse before anything is written
         paths = group.to_openpose_xml(args.output, units=xml_units)
         if args.toml is not None:
-            paths.append(group.to_toml(args.toml, style=args.toml_style))
+            rms = report.extrinsics_rms if report.extrinsics_rms is not None else report.intrinsics_rms[0]
+            paths.append(group.to_toml(args.toml, style=args.toml_style, error=rms))
     except JaxposeError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_FAILED

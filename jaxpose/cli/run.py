@@ -112,7 +112,7 @@ def _plan_views(options: Options, cameras: tuple[Any, int], selection: readers.F
 
     def opener(target: str) -> Callable[[], Any]:
         def open_() -> Any:
-            source = open_views(target, views, selection, orientation)
+            source = open_views(target, views, selection, orientation, group)
             return UndistortedSource(source, group.cameras) if options.frame_undistort else source
         return open_
 

@@ -7,7 +7,8 @@ Three pure steps, then the strict merge:
     params = strict_merge(expected, flat)     # nested Flax params; lists missing / extra / wrong shapes
 
 `from_caffe(prototxt, caffemodel)` does all of it and recognises the model (BODY_25, COCO, MPI,
-MPI_4_layers, HAND, FACE) from the prototxt's structure. `load_model_folder(folder, "BODY_25")`
+MPI_4_layers, HAND, FACE) from the prototxt's structure, then refuses implausible weights (NaN,
+inf, huge values, a smoke forward pass out of range: `jaxpose.convert.sanity`). `load_model_folder(folder, "BODY_25")`
 converts from an OpenPose `models/` folder once and caches the result.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -27,9 +29,11 @@ from google.protobuf import text_format
 
 from jaxpose.convert.caffe_schema import NetParameter, parse_prototxt, v1_type_name
 from jaxpose.convert.remap import flatten_tree, path_str, strict_merge
+from jaxpose.convert.sanity import check_converted
 from jaxpose.errors import ConversionError, ModelFileError
 from jaxpose.model import Model, load_model_file, make_model, save_model
 from jaxpose.nets.openpose import OPENPOSE_NETS, openpose_net
+from jaxpose.specs import get_spec
 
 # --model_pose -> (prototxt, caffemodel) inside an OpenPose models folder (OpenPose's poseParameters.cpp).
 MODEL_FILES: dict[str, tuple[str, str]] = {
@@ -114,6 +118,8 @@ def _blob_array(blob: Any, where: str) -> np.ndarray:
         shape = tuple(int(d) for d in blob.shape.dim)
     else:
         shape = tuple(int(d) for d in (blob.num, blob.channels, blob.height, blob.width))
+    if any(d < 0 for d in shape):
+        raise ModelFileError(f"{where}: declares the negative shape {shape}; the file is corrupt.")
     if blob.double_data:
         values = np.frombuffer(b"".join(blob.double_data), "<f8").astype(np.float32)
     else:
@@ -121,9 +127,9 @@ def _blob_array(blob: Any, where: str) -> np.ndarray:
         if len(data) % 4:
             raise ModelFileError(f"{where}: float data of {len(data)} bytes is cut short (corrupt file).")
         values = np.frombuffer(data, "<f4")
-    if values.size != int(np.prod(shape)):
+    if values.size != math.prod(shape):
         raise ModelFileError(
-            f"{where}: declares shape {shape} ({int(np.prod(shape))} values) but holds {values.size} "
+            f"{where}: declares shape {shape} ({math.prod(shape)} values) but holds {values.size} "
             "values; the file is truncated or corrupt."
         )
     return values.reshape(shape)
@@ -201,6 +207,8 @@ def prototxt_signature(net: NetParameter, source: str = "the prototxt") -> dict[
         if missing:
             raise ConversionError(f"{where}: reads blob {missing[0]!r}, which no earlier layer produces.")
         cin = [channels[b] for b in layer.bottom]
+        if not cin and layer.type in ("Convolution", "PReLU", "Pooling", "ReLU"):
+            raise ConversionError(f"{where}: has no input (bottom) blob.")
         out = cin[0] if cin else 0
         if layer.type == "Convolution":
             p = layer.convolution_param
@@ -310,6 +318,7 @@ def convert_caffe(
                 f"matching files.\n{exc}"
             ) from None
         raise ConversionError(f"{exc}\nPass the caffemodel trained for this prototxt.") from None
+    check_converted(openpose_net(name), get_spec(name).normalization, params, str(caffemodel_path))
     return name, params
 
 
@@ -329,8 +338,9 @@ def from_caffe(
 
     `model.net.apply({"params": model.params}, x)` maps (N, H, W, 3) float32 (BGR, v/256 - 0.5) to
     (N, ceil(H/8), ceil(W/8), C) in the channel order of the Caffe network's output.
-    Raises `ModelFileError` (missing, unreadable, truncated files) or `ConversionError` (the
-    weights or the prototxt do not fit the network; the message lists every difference).
+    Raises `ModelFileError` (missing, unreadable, truncated files, implausible weights: see
+    `jaxpose.convert.sanity`) or `ConversionError` (the weights or the prototxt do not fit the
+    network; the message lists every difference).
     """
     name, params = convert_caffe(prototxt_path, caffemodel_path, expect=expect)
     return make_model(name, params, dtype=dtype)
@@ -377,7 +387,7 @@ def load_model_folder(
         try:
             return load_model_file(cached, dtype=dtype)
         except ModelFileError:
-            pass  # a damaged cache entry: convert again below and replace it
+            cached.unlink(missing_ok=True)  # a damaged cache entry: never kept; convert again
     model = from_caffe(prototxt, caffemodel, dtype=dtype, expect=name)
     save_model(model, cached)
     return model

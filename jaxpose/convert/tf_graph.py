@@ -15,6 +15,7 @@ folded into its kernel and bias.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -25,9 +26,12 @@ import numpy as np
 
 from jaxpose.convert import tf_schema
 from jaxpose.convert.remap import strict_merge
+from jaxpose.convert.sanity import check_converted
 from jaxpose.errors import ConversionError, ModelFileError
+from jaxpose.specs import get_spec
 
 MODEL_NAME = "MOBILENET_THIN"
+MAX_CONSTANT_VALUES = 1 << 26  # values per constant (MobileNet-thin's largest has 262,144)
 CONV_OPS = ("Conv2D", "DepthwiseConv2dNative")
 AFFINE_OPS = ("BiasAdd", "Add", "AddV2", "Mul", "FusedBatchNorm", "FusedBatchNormV3")
 SUPPORTED_OPS = frozenset(
@@ -84,8 +88,16 @@ def tensor_to_array(tensor: Any) -> np.ndarray:
         raise ConversionError(f"constant of unsupported TensorFlow dtype enum {tensor.dtype}")
     dtype = np.dtype(_NUMPY_DTYPES[tensor.dtype]).newbyteorder("<")
     shape = tuple(int(d.size) for d in tensor.tensor_shape.dim)
-    size = int(np.prod(shape, dtype=np.int64))
+    if any(d < 0 for d in shape):
+        raise ConversionError(f"constant of unknown or negative shape {shape}")
+    size = math.prod(shape)
+    if size > MAX_CONSTANT_VALUES:
+        raise ConversionError(f"constant of shape {shape} ({size:,} values) is larger than any "
+                              f"MobileNet-thin weight (limit {MAX_CONSTANT_VALUES:,})")
     if tensor.tensor_content:
+        if len(tensor.tensor_content) % dtype.itemsize:
+            raise ConversionError(f"constant of {len(tensor.tensor_content)} bytes is not a whole "
+                                  f"number of {dtype.name} values")
         flat = np.frombuffer(tensor.tensor_content, dtype=dtype)
     else:
         values = {
@@ -129,7 +141,9 @@ class _Graph:
 
     def const(self, input_name: str, context: str) -> np.ndarray:
         node = self.nodes.get(_node_name(input_name))
-        while node is not None and node.op == "Identity":
+        seen = set()
+        while node is not None and node.op == "Identity" and node.input and node.name not in seen:
+            seen.add(node.name)
             node = self.nodes.get(_node_name(node.input[0]))
         if node is None or node.op != "Const":
             raise ConversionError(f"{context}: input {input_name!r} is not a constant. {_HINT}")
@@ -138,6 +152,11 @@ class _Graph:
     def only_consumer(self, name: str) -> Any | None:
         users = self.consumers.get(name, [])
         return users[0] if len(users) == 1 else None
+
+
+def _need_inputs(node: Any, count: int) -> None:
+    if len(node.input) < count:
+        raise ConversionError(f"{node.name}: {node.op} has {len(node.input)} inputs, needs {count}. {_HINT}")
 
 
 def _check_ops(graph: Any) -> None:
@@ -150,8 +169,8 @@ def _check_conv_attrs(node: Any, strides: Mapping[str, int]) -> None:
     layer = node.name.split("/")[-2] if "/" in node.name else node.name
     want = strides.get(layer, 1)
     got = tuple(node.attr["strides"].list.i)
-    padding = node.attr["padding"].s.decode()
-    fmt = node.attr["data_format"].s.decode() or "NHWC"
+    padding = node.attr["padding"].s.decode(errors="replace")
+    fmt = node.attr["data_format"].s.decode(errors="replace") or "NHWC"
     dilations = tuple(node.attr["dilations"].list.i) if "dilations" in node.attr else (1, 1, 1, 1)
     if got != (1, want, want, 1) or padding != "SAME" or fmt != "NHWC" or set(dilations) != {1}:
         raise ConversionError(
@@ -165,8 +184,13 @@ def _fold_affine(g: _Graph, conv: Any, kernel: np.ndarray) -> tuple[np.ndarray, 
     out_channels = kernel.shape[-1]
     bias: np.ndarray | None = None
     last = conv.name
+    visited = {conv.name}
     while (node := g.only_consumer(last)) is not None and node.op in AFFINE_OPS:
         context = node.name
+        if context in visited:
+            raise ConversionError(f"{context}: the graph has a cycle. {_HINT}")
+        visited.add(context)
+        _need_inputs(node, 5 if node.op.startswith("FusedBatchNorm") else 2)
         if node.op in ("FusedBatchNorm", "FusedBatchNormV3"):
             if node.attr["is_training"].b:
                 raise ConversionError(f"{context}: a training-mode batch norm cannot be folded. {_HINT}")
@@ -178,8 +202,14 @@ def _fold_affine(g: _Graph, conv: Any, kernel: np.ndarray) -> tuple[np.ndarray, 
             mul, add = g.const(node.input[1], context), 0.0
         else:
             mul, add = 1.0, g.const(node.input[1], context)
-        mul = np.broadcast_to(np.asarray(mul, np.float32), (out_channels,))
-        add = np.broadcast_to(np.asarray(add, np.float32), (out_channels,))
+        try:
+            mul = np.broadcast_to(np.asarray(mul, np.float32), (out_channels,))
+            add = np.broadcast_to(np.asarray(add, np.float32), (out_channels,))
+        except ValueError:
+            raise ConversionError(
+                f"{context}: constant of shape {np.shape(mul)} / {np.shape(add)} does not fit "
+                f"{out_channels} channels. {_HINT}"
+            ) from None
         kernel = kernel * mul
         bias = add if bias is None else bias * mul + add
         last = node.name
@@ -203,6 +233,7 @@ def graph_weights(graph: Any, strides: Mapping[str, int] | None = None) -> tuple
         if node.op not in CONV_OPS:
             continue
         _check_conv_attrs(node, strides)
+        _need_inputs(node, 2)
         layer = node.name.split("/")[-2] if "/" in node.name else node.name
         kernel = g.const(node.input[1], node.name).astype(np.float32)
         if kernel.ndim != 4:
@@ -271,7 +302,9 @@ def params_from_graph(graph: Any, source: str = "the graph") -> dict[str, Any]:
     flat, relu_layers = graph_weights(graph)
     check_topology(graph, relu_layers, source)
     expected = jax.eval_shape(MobileNetThin().init, jax.random.key(0), jnp.zeros((1, 16, 16, 3)))["params"]
-    return strict_merge(expected, flat, source=source, target="MobileNet-thin", hint=_HINT)
+    params = strict_merge(expected, flat, source=source, target="MobileNet-thin", hint=_HINT)
+    check_converted(MobileNetThin(), get_spec(MODEL_NAME).normalization, params, source)
+    return params
 
 
 def from_tf_graph(pb_path: str | os.PathLike, dtype: jnp.dtype = jnp.float32):

@@ -15,6 +15,7 @@ size that maps to the same net input size.
 from __future__ import annotations
 
 import functools
+import math
 from typing import NamedTuple
 
 import chex
@@ -22,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpose.errors import InputError
+from jaxpose.limits import MAX_NET_SIDE
 
 _F32 = np.float32
 INTER_BITS = 5
@@ -70,12 +72,31 @@ def net_input_size(
             f"image of {w}x{h} pixels gives a net input of {nx}x{ny}, below 16 pixels; the aspect "
             "ratio is too extreme for this net_resolution (give both sides explicitly)."
         )
+    if max(nx, ny) > MAX_NET_SIDE:
+        raise InputError(
+            f"image of {w}x{h} pixels gives a net input of {nx}x{ny}, above {MAX_NET_SIDE} pixels "
+            "per side; the aspect ratio is too extreme for this net_resolution (give both sides "
+            "explicitly, or a net_resolution_dynamic > 0)."
+        )
     return int(nx), int(ny)
 
 
+def _divide(numerator: int, denominator: int) -> float:
+    """C++ `numerator / (double)denominator` under IEEE 754: x/0 is +-inf, 0/0 is NaN."""
+    if denominator == 0:
+        return math.nan if numerator == 0 else math.copysign(math.inf, numerator)
+    return numerator / denominator
+
+
 def resize_get_scale_factor(src_wh: tuple[int, int], dst_wh: tuple[int, int]) -> float:
-    """OpenPose's `resizeGetScaleFactor`: min((w1-1)/(w0-1), (h1-1)/(h0-1)) in double (§3.3)."""
-    return min((dst_wh[0] - 1) / (src_wh[0] - 1), (dst_wh[1] - 1) / (src_wh[1] - 1))
+    """OpenPose's `resizeGetScaleFactor`: fastMin((w1-1)/(w0-1), (h1-1)/(h0-1)) in double (§3.3).
+
+    As in OpenPose, a source side of 1 pixel divides by zero in IEEE double (inf) and the other
+    side decides; `fastMin(a, b)` is `a < b ? a : b`, so a NaN ratio is kept only in b's place.
+    """
+    ratio_w = _divide(dst_wh[0] - 1, src_wh[0] - 1)
+    ratio_h = _divide(dst_wh[1] - 1, src_wh[1] - 1)
+    return ratio_w if ratio_w < ratio_h else ratio_h
 
 
 def scale_sizes(
@@ -96,16 +117,35 @@ def scale_sizes(
             )
         wi = min(max((_round_positive(_F32(net_wh[0]) * scale) // 16) * 16, 1), net_wh[0])
         hi = min(max((_round_positive(_F32(net_wh[1]) * scale) // 16) * 16, 1), net_wh[1])
+        if wi < 16 or hi < 16:  # OpenPose clamps to 1 pixel: scale factor 0, a meaningless warp
+            raise InputError(
+                f"scale_number={scale_number}, scale_gap={scale_gap}: scale {i} ({float(scale):g}) gives "
+                f"a net input of {wi}x{hi}, below 16 pixels; use fewer scales or a smaller gap."
+            )
         sizes.append((int(wi), int(hi)))
         factors.append(resize_get_scale_factor(image_wh, (wi, hi)))
     return tuple(sizes), tuple(factors)
 
 
 def scale_net_to_output(image_wh: tuple[int, int], net_wh: tuple[int, int]) -> tuple[float, float]:
-    """(scaleNetToOutput s, nmsOffset 0.5/s) for the default upsampling ratio (§5), float32 values."""
+    """(scaleNetToOutput s, nmsOffset 0.5/s) for the default upsampling ratio (§5), float32 values.
+
+    Very wide (or tall) images: when the image spans a single net-input row (column), that side's
+    ratio is 1/0 = inf in OpenPose's double arithmetic and the other side gives s, as here. When it
+    spans less than half a row, `netSize` rounds to 0 and OpenPose's s is negative (mirrored,
+    meaningless keypoints): such images are refused with `InputError`.
+    """
     a = resize_get_scale_factor(image_wh, net_wh)
     net_size = (int(a * image_wh[0] + 0.5), int(a * image_wh[1] + 0.5))
-    s = float(_F32(resize_get_scale_factor(net_size, image_wh)))
+    s = resize_get_scale_factor(net_size, image_wh)
+    if not (math.isfinite(s) and s > 0):
+        w, h = image_wh
+        raise InputError(
+            f"image of {w}x{h} pixels fills {net_size[0]}x{net_size[1]} pixels of the {net_wh[0]}x"
+            f"{net_wh[1]} net input: its aspect ratio is too extreme to detect anything (crop or "
+            "pad it to a less extreme shape, or give a net_resolution with that side larger)."
+        )
+    s = float(_F32(s))
     return s, float(_F32(0.5 / s))
 
 

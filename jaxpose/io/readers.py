@@ -10,6 +10,11 @@ Every source yields, one at a time and with bounded memory whatever the input le
 Frame names follow OpenPose (features §3.1): image file stem; `<video stem>_<12-digit index>`;
 12-digit capture index for cameras. Frame selection (`frame_first`, `frame_last` inclusive,
 `frame_step`) applies to image folders and videos, as in OpenPose.
+
+Image files are measured from their header (Pillow) before they are decoded (OpenCV, as
+OpenPose): one larger than `jaxpose.limits` allows (16384 pixels a side, 128 megapixels) is
+refused without decoding, so a decompression bomb (a tiny file whose header claims 30000 x 30000
+pixels) costs no memory. Videos whose frame size exceeds the limits are refused when opened.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import warnings
 from collections.abc import Callable, Iterator
 from itertools import zip_longest
 from pathlib import Path
@@ -24,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxpose.errors import InputError
+from jaxpose.limits import MAX_IMAGE_PIXELS, image_size_problem
 
 # OpenPose's image extensions (src/openpose/utilities/fileSystem.cpp), compared case-insensitively.
 IMAGE_EXTENSIONS = (".bmp", ".dib", ".pbm", ".pgm", ".ppm", ".sr", ".ras", ".jpg", ".jpeg", ".png")
@@ -156,14 +163,47 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(files, key=lambda path: natural_key(path.name))
 
 
+def image_header_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from the image file's header, without decoding the pixels (Pillow).
+
+    None when Pillow does not recognise the file (OpenCV may still decode it). Raises InputError
+    when the header declares more pixels than Pillow's own decompression-bomb limit (which is
+    above `MAX_IMAGE_PIXELS`) or the file cannot be opened.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return int(image.width), int(image.height)
+    except Image.DecompressionBombError:
+        raise InputError(
+            f"{path}: image header declares more than {MAX_IMAGE_PIXELS:,} pixels (the limit); "
+            "refused without decoding it. Downscale it first."
+        ) from None
+    except OSError as error:
+        if isinstance(error, UnidentifiedImageError) or error.errno is None:
+            return None  # not a format Pillow knows, or a damaged header: OpenCV decides
+        raise InputError(f"{path}: cannot read the file ({error.strerror}).") from None
+    except Exception:  # Pillow's header parsers raise many types on damaged files
+        return None  # OpenCV decides (and reports a damaged file as unreadable)
+
+
 def decode_image(path: Path) -> np.ndarray:
     """Read one image file as (H, W, 3) uint8 RGB; grey and alpha images are converted.
 
-    Raises InputError naming the file when it cannot be read or decoded.
+    The size is read from the header first: an image over the limits (`jaxpose.limits`) is
+    refused before decoding. Raises InputError naming the file when it cannot be read, decoded
+    or is too large.
     """
     import cv2
 
     path = Path(path)
+    size = image_header_size(path)
+    problem = image_size_problem(*size) if size is not None else None
+    if problem:
+        raise InputError(f"{path}: {problem} Refused without decoding it.")
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as error:
@@ -225,12 +265,18 @@ def _read_image_item(path: Path, index: int, orientation: Orientation, skip: Ski
         return FrameError(path.stem, index, str(error))
 
 
+FFMPEG_LOGLEVEL_ENV = "OPENCV_FFMPEG_LOGLEVEL"
+# OpenCV reads this once, when its FFmpeg backend first starts (any VideoCapture or VideoWriter of
+# the process, e.g. `--write_video` before a damaged video is read); so it is set on import.
+os.environ.setdefault(FFMPEG_LOGLEVEL_ENV, "8")  # AV_LOG_FATAL: h264 "error while decoding MB" off
+
+
 def _quiet_opencv() -> None:
     """Keep OpenCV's and FFmpeg's own warnings ("can't open camera by index", "Invalid NAL unit")
     off stderr: our one-line message says what went wrong. A user-set level is kept."""
     import cv2
 
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "8")  # AV_LOG_FATAL
+    os.environ.setdefault(FFMPEG_LOGLEVEL_ENV, "8")
 
     try:
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
@@ -458,12 +504,15 @@ class SideBySideSource:
         self.fps, self.total = source.fps, source.total
 
     def frames(self, skip: SkipFn = _never) -> Iterator[Item]:
+        """Every frame of a video has one width: one that cannot be split ends the stream with
+        one FrameError (not one per frame)."""
         for item in self.source.frames(skip):
             if isinstance(item, Frame):
                 try:
                     yield Views(item.name, item.index, split_side_by_side(item.image, self.views))
                 except InputError as error:
                     yield FrameError(item.name, item.index, f"{item.name}: {error}")
+                    return
             else:
                 yield item
 

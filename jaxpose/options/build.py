@@ -135,6 +135,7 @@ def pose_fn_settings(options: Mapping[str, Any]) -> dict[str, Any]:
         face_detector=FACE_DETECTORS[options["face_detector"]],
         dtype=str(options["precision"]).lower(),
         devices=_devices(options),
+        max_compiled=options["max_compiled"] if "max_compiled" in options.get("given", ()) else None,
     )
 
 

@@ -34,8 +34,7 @@ def check_options(options: Any) -> list[str]:
         raise UsageError(f"--num_gpu_start must be >= 0, the index of the first device (got {options.num_gpu_start}).")
     if str(options.precision).lower() not in COMPUTE_DTYPES:
         raise UsageError(f"--precision {options.precision!r}: use float32 (default) or bf16.")
-    if options.scale_number < 1:
-        raise UsageError(f"--scale_number must be >= 1 (got {options.scale_number}).")
+    _check_scales(options, parse_resolution("net_resolution", options.net_resolution))
     if options.keypoint_scale not in KEYPOINT_SCALE_MODES:
         raise UsageError(f"--keypoint_scale must be one of 0-6 (got {options.keypoint_scale}).")
     if options.render_pose not in (-1, 0, 1, 2):
@@ -84,9 +83,52 @@ def check_options(options: Any) -> list[str]:
             f"--display {options.display} ignored: jaxpose never opens a window; "
             "see the results with --write_images or --write_video."
         )
-    if not any(per_frame_dirs(options).values()) and not (options.write_video or options.write_coco_json):
+    files = ("write_video", "write_coco_json", "write_posetrack", "write_keypoint_3d", "write_trc",
+             "write_images_3d", "write_video_3d")
+    if not any(per_frame_dirs(options).values()) and not any(getattr(options, f, "") for f in files):
         notes.append("no --write_* flag given: poses are computed but not saved (try --write_json DIR).")
     return notes
+
+
+MAX_SCALE_NUMBER = 8  # OpenPose's resize-and-merge averages at most 8 scales (openpose-core §4.3)
+
+
+def _check_scales(o: Any, net_resolution: tuple[int, int]) -> None:
+    """scale_number in 1..8; with several scales, scale_gap > 0 and the smallest scale
+    1 - (n - 1) * gap in [0, 1] giving a net side of at least 16 pixels, and the CUDA semantics
+    (OpenPose's CPU build refuses several scales); hand_scale_number >= 1, hand_scale_range in
+    [0, 2); camera >= -1; max_compiled >= 1."""
+    if not 1 <= o.scale_number <= MAX_SCALE_NUMBER:
+        raise UsageError(f"--scale_number must be in 1..{MAX_SCALE_NUMBER} (got {o.scale_number}).")
+    if o.scale_number > 1:
+        if not o.scale_gap > 0:
+            raise UsageError(f"--scale_gap must be > 0 with --scale_number {o.scale_number} (got {o.scale_gap}).")
+        smallest = 1 - (o.scale_number - 1) * o.scale_gap
+        if smallest < 0:
+            raise UsageError(
+                f"--scale_number {o.scale_number} with --scale_gap {o.scale_gap} gives a scale of {smallest:g}, "
+                f"below 0; use a gap of at most {1 / (o.scale_number - 1):g} or fewer scales."
+            )
+        for side in net_resolution:
+            if side > 0 and int(side * smallest + 0.5) // 16 * 16 < 16:
+                raise UsageError(
+                    f"--scale_number {o.scale_number} with --scale_gap {o.scale_gap}: the smallest scale "
+                    f"({smallest:g}) gives a net input side below 16 pixels ({side} x {smallest:g}); use "
+                    "fewer scales or a smaller gap."
+                )
+        if str(o.semantics).lower() == "cpu":
+            raise UsageError(
+                "--scale_number > 1 with --semantics cpu: OpenPose's CPU build refuses several scales; "
+                "use --semantics cuda or --scale_number 1."
+            )
+    if o.hand_scale_number < 1:
+        raise UsageError(f"--hand_scale_number must be >= 1 (got {o.hand_scale_number}).")
+    if not 0 <= o.hand_scale_range < 2:
+        raise UsageError(f"--hand_scale_range must lie in [0, 2) (got {o.hand_scale_range}).")
+    if o.camera < -1:
+        raise UsageError(f"--camera must be -1 (the first that opens) or an index >= 0 (got {o.camera}).")
+    if o.max_compiled < 1:
+        raise UsageError(f"--max_compiled must be >= 1 (got {o.max_compiled}).")
 
 
 def _can_write_image(fmt: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 from typing import Any
 
@@ -118,6 +119,7 @@ FLAG_LIST: tuple[Flag, ...] = (
     Flag("precision", "str", "float32", "Network arithmetic: float32 (default, OpenPose's) or bf16 (bfloat16 operands, float32 sums and post-processing: faster on GPUs/TPUs, slower on CPU; keypoints within 1 px of float32 on the test photos).", _G_RUN),
     Flag("semantics", "str", "cuda", "Person grouping as OpenPose's CUDA build (cuda, default) or its CPU build (cpu).", _G_RUN),
     Flag("skip_existing", "bool", False, "Resume: skip frames whose per-frame outputs all exist already (they are not rewritten).", _G_RUN),
+    Flag("max_compiled", "int", 8, "Compiled pose functions kept in memory (one per net input size, padded image size and batch size; the least recently used is dropped). Lower it for folders of many different image sizes; also $JAXPOSE_MAX_COMPILED.", _G_RUN),
     Flag("no_compile_cache", "bool", False, "Do not use JAX's persistent compilation cache (on by default, in <jaxpose cache>/jax_compilation_cache: later runs over the same image sizes compile nothing). JAXPOSE_COMPILE_CACHE=0 does the same.", _G_RUN),
     Flag("quiet", "bool", False, "No progress bar, notes or summary (errors are still printed).", _G_RUN),
     Flag("verbose", "bool", False, "Print the traceback of an internal error (a bug) under its one-line message.", _G_RUN),
@@ -188,10 +190,13 @@ def convert(flag: Flag, value: Any) -> Any:
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError
             return int(value) if not isinstance(value, str) else int(value.strip())
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         kind = "an integer" if flag.kind == "int" else "a number"
         raise UsageError(f"--{flag.name} expects {kind} (got {value!r}).") from None
+    if not math.isfinite(number):
+        raise UsageError(f"--{flag.name} expects a finite number (got {value!r}).")
+    return number
 
 
 def unknown_flag(name: str) -> UsageError:
@@ -223,8 +228,8 @@ def parse_resolution(name: str, text: str) -> tuple[int, int]:
 
 def parse_square(name: str, text: Any) -> int:
     """`"368x368"`, `"368"` or 368 -> 368 (hand and face nets are square)."""
-    if isinstance(text, int):
-        return text
+    if isinstance(text, int) and not isinstance(text, bool):
+        text = str(text)
     parts = str(text).lower().replace(" ", "").split("x")
     try:
         sizes = [int(p) for p in parts]
@@ -232,4 +237,9 @@ def parse_square(name: str, text: Any) -> int:
         raise UsageError(f"--{name} expects a size such as 368x368 (got {text!r}).") from None
     if len(sizes) not in (1, 2) or len(set(sizes)) != 1 or sizes[0] <= 0:
         raise UsageError(f"--{name} must be square and positive, such as 368x368 (got {text!r}).")
+    if sizes[0] % 16:
+        raise UsageError(
+            f"--{name}: {sizes[0]} is not a multiple of 16 (OpenPose's rule; got {text!r}); use e.g. "
+            f"{sizes[0] // 16 * 16 or 16}."
+        )
     return sizes[0]

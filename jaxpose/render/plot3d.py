@@ -18,8 +18,10 @@ score > 0. `up` names the world axis pointing up, drawn vertically ("z": H36M, P
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -148,6 +150,16 @@ def write_3d_image(directory: str | Path, frame_name: str, poses3d: Poses3D,
                        render3d(poses3d, **render_options))
 
 
+@contextlib.contextmanager
+def _ffmpeg_started_quietly() -> Iterator[None]:
+    """imageio's ffmpeg is started with a `preexec_fn`, which runs the fork hooks: JAX's warns that
+    forking a multithreaded process may deadlock, but the child only execs ffmpeg. Hide that one
+    warning, which users took for a fault."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
+        yield
+
+
 class Video3DWriter:
     """An mp4 (or gif, by the path's extension) of `render3d` frames through imageio.
 
@@ -174,9 +186,12 @@ class Video3DWriter:
         if self.limits is None:
             self.limits = scene_limits([poses3d], self.options.get("cameras"),
                                        self.options.get("up", "z"), margin=0.5)
-        self._writer.append_data(render3d(poses3d, limits=self.limits, **self.options))
+        frame = render3d(poses3d, limits=self.limits, **self.options)
+        with _ffmpeg_started_quietly():
+            self._writer.append_data(frame)
 
     def close(self) -> Path:
-        self._writer.close()
+        with _ffmpeg_started_quietly():
+            self._writer.close()
         self._partial.replace(self.path)
         return self.path

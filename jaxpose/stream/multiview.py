@@ -23,6 +23,7 @@ from jaxpose.io import readers
 from jaxpose.stream.engine import Result, Stage
 
 METHODS_3D = ("robust", "openpose", "dlt")
+OUTPUTS_3D = ("write_keypoint_3d", "write_trc", "write_images_3d", "write_video_3d")
 
 
 def three_d(options: Any) -> bool:
@@ -46,6 +47,10 @@ def load_cameras(options: Any) -> Any:
 def check_3d_options(options: Any) -> tuple[Any, int] | None:
     """(cameras, views) for `--3d` / `--frame_undistort` runs, None otherwise; UsageError for
     impossible combinations (before any work)."""
+    if not three_d(options):
+        for flag in OUTPUTS_3D:
+            if getattr(options, flag, ""):
+                raise UsageError(f"--{flag} writes 3D keypoints: it needs --3d (with --camera_parameter_path).")
     if not three_d(options) and not options.frame_undistort:
         for flag in ("3d_views", "3d_min_views"):
             if getattr(options, flag) not in (-1, 0) and flag in options.given:
@@ -60,6 +65,12 @@ def check_3d_options(options: Any) -> tuple[Any, int] | None:
     if len(group) < 2:
         raise UsageError(f"--3d needs at least 2 calibrated cameras; --camera_parameter_path "
                          f"{options.camera_parameter_path} holds {len(group)}.")
+    from jaxpose.triangulation.geometry import check_camera_set
+
+    try:
+        check_camera_set(group.projection_matrices())
+    except JaxposeError as error:
+        raise UsageError(f"--camera_parameter_path {options.camera_parameter_path}: {error}") from None
     views = getattr(options, "3d_views")
     if views in (-1, 0):
         views = len(group)
@@ -72,7 +83,7 @@ def check_3d_options(options: Any) -> tuple[Any, int] | None:
     min_views = getattr(options, "3d_min_views")
     if min_views in (0, 1) or min_views > views:
         raise UsageError(f"--3d_min_views {min_views}: use -1 (default) or 2..{views} (OpenPose refuses 0 and 1).")
-    for flag in ("write_coco_json", "write_heatmaps", "write_keypoint"):
+    for flag in ("write_coco_json", "write_heatmaps", "write_keypoint", "write_posetrack"):
         if getattr(options, flag):
             raise UsageError(f"--{flag} is not written with --3d (2D per-view formats); use --write_json, "
                              "whose files carry each view's 2D people and their 3D keypoints.")
@@ -98,8 +109,19 @@ class _Views:
 
 
 def open_views(target: str, views: int, selection: readers.FrameSelection,
-               orientation: readers.Orientation) -> Any:
-    """The multi-view source of one input (see the module docstring for the forms)."""
+               orientation: readers.Orientation, group: Any = None) -> Any:
+    """The multi-view source of one input (see the module docstring for the forms). With the
+    cameras' `group`, the first instant's views are checked against the calibrated sizes before
+    any work: a mismatch fails the input once (InputError), not every one of its frames."""
+    source = _open_views(target, views, selection, orientation)
+    if group is not None:  # a source reads once: check on a copy of its own
+        check_first_instant(source, group, target)
+        source = _open_views(target, views, selection, orientation)
+    return source
+
+
+def _open_views(target: str, views: int, selection: readers.FrameSelection,
+                orientation: readers.Orientation) -> Any:
     parts = [p for p in str(target).split(",") if p]
     if len(parts) > 1:
         if len(parts) != views:
@@ -160,13 +182,41 @@ def pinhole(group: Any) -> Any:
     return CameraGroup(tuple(camera.replace(dist=camera.dist[:0]) for camera in group.cameras))
 
 
-def check_view_sizes(item: readers.Views, group: Any) -> None:
-    """Each view has the size its camera was calibrated at (InputError naming the camera)."""
+PEEK_INSTANTS = 10  # items looked at for a first readable instant before giving up the check
+
+
+def check_first_instant(source: Any, group: Any, label: str) -> None:
+    """The first readable instant of `source` has views of the calibrated sizes (InputError
+    naming the input and the camera); an input that ends before any readable instant fails with
+    its last error. Reads up to PEEK_INSTANTS items; unreadable first frames of a longer input
+    are left to the run, which reports them one by one."""
+    frames = source.frames()
+    error = None
+    try:
+        for _ in range(PEEK_INSTANTS):
+            item = next(frames, None)
+            if item is None:  # the input ended before a readable instant
+                if error is not None:
+                    raise InputError(error)
+                return
+            if isinstance(item, readers.Views):
+                check_view_sizes(item, group, label)
+                return
+            if isinstance(item, readers.FrameError):
+                error = item.message
+    finally:
+        frames.close()
+
+
+def check_view_sizes(item: readers.Views, group: Any, label: str | None = None) -> None:
+    """Each view has the size its camera was calibrated at (InputError naming the camera, after
+    `label` when given)."""
     for camera, image in zip(group.cameras, item.images):
         size = (image.shape[1], image.shape[0])
         if camera.image_size is not None and camera.image_size != size:
+            where = f"{label}: " if label else ""
             raise InputError(
-                f"{item.name}: view of camera {camera.name} is {size[0]}x{size[1]} but the camera was "
+                f"{where}view of camera {camera.name} is {size[0]}x{size[1]} but the camera was "
                 f"calibrated at {camera.image_size[0]}x{camera.image_size[1]}; use frames of that size "
                 "(or recalibrate, or check the order of the camera files and views).")
 

@@ -107,10 +107,13 @@ class VideoWriter:
 
 
 def _probe(flag: str, given: str, folder: Path) -> None:
-    """Create `folder` if needed and check that files can be created in it; UsageError if not."""
+    """Check that `folder` can be created and files created in it; UsageError if not. Folders
+    made for the probe are removed again (the writers create them with their first file), so a
+    run that stops before its first frame leaves nothing behind."""
     if folder.exists() and not folder.is_dir():
         where = "exists and is not a folder" if str(folder) == given else f"{folder} is not a folder"
         raise UsageError(f"--{flag} {given}: {where}; pass a path inside a writable folder.")
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".jaxpose-probe.", dir=folder)
@@ -119,6 +122,12 @@ def _probe(flag: str, given: str, folder: Path) -> None:
     except OSError as error:
         raise UsageError(f"--{flag} {given}: cannot write there ({error.strerror or error}); "
                          "pass a writable folder.") from None
+    finally:
+        for made in missing:
+            try:
+                made.rmdir()
+            except OSError:
+                break
 
 
 def _probe_folder(flag: str, folder: str) -> None:

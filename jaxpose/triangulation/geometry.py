@@ -117,6 +117,12 @@ def _checked_projections(projections: np.ndarray):
     return P, principal, focal, centres
 
 
+def check_camera_set(projections: np.ndarray) -> None:
+    """InputError when cameras (V, 3, 4) cannot triangulate at all (degenerate, one shared centre):
+    for checks before any work."""
+    _checked_projections(projections)
+
+
 def fundamental_matrix(P_a: np.ndarray, P_b: np.ndarray) -> np.ndarray:
     """F with x_b^T F x_a = 0 for homogeneous pixel points x_a, x_b of one 3D point (float64)."""
     P_a = np.asarray(P_a, np.float64)

@@ -19,6 +19,8 @@ import jax
 import numpy as np
 
 from jaxpose.errors import InputError
+from jaxpose.lru import DEFAULT_MAX_COMPILED, LRUCache, check_capacity
+from jaxpose.nets.params import check_params, param_shapes
 from jaxpose.specs import ModelSpec
 from jaxpose.wholebody import crops, regions
 from jaxpose.wholebody import tables as T
@@ -74,14 +76,31 @@ def _buckets(count: int, capacity: int) -> list[tuple[int, int]]:
 
 
 class _CropRunner:
-    """Run one network over a list of boxes: (M, 4) boxes + mirror flags -> (M, J, 3) image pixels."""
+    """Run one network over a list of boxes: (M, 4) boxes + mirror flags -> (M, J, 3) image pixels.
 
-    def __init__(self, model: Any, net_side: int, capacity: int, face: bool, semantics: str):
+    One jitted function per (padded image size, call size), at most `max_compiled` of them kept
+    (least recently used dropped with its executable).
+    """
+
+    def __init__(self, model: Any, net_side: int, capacity: int, face: bool, semantics: str,
+                 max_compiled: int = DEFAULT_MAX_COMPILED):
         self.net_side, self.capacity, self.face = net_side, capacity, face
+        self.model = model
         self.num_parts = model.spec.num_parts
-        self.device_fn = crops.make_crop_peaks_fn(
-            lambda params, x: model.net.apply({"params": params}, x), self.num_parts, semantics
-        )
+        self.semantics = semantics
+        self.compiled = LRUCache(max_compiled)
+
+    def device_fn(self, params: Any, image: Any, xq: np.ndarray, yq: np.ndarray) -> Any:
+        net = self.model.net
+
+        def make() -> Any:
+            return crops.make_crop_peaks_fn(lambda p, x: net.apply({"params": p}, x),
+                                            self.num_parts, self.semantics)
+
+        return self.compiled.get((tuple(image.shape), xq.shape), make)(params, image, xq, yq)
+
+    def check(self, params: Any, what: str) -> None:
+        check_params(params, param_shapes(self.model.net), what, self.model.spec.name)
 
     def __call__(self, params: Any, image: np.ndarray, rects: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
         count = rects.shape[0]
@@ -114,6 +133,7 @@ def make_wholebody_fn(
     face_detector: str = "body",
     semantics: str = "cuda",
     max_people: int = 8,
+    max_compiled: int = DEFAULT_MAX_COMPILED,
 ) -> Callable[[Any, Any, np.ndarray, np.ndarray], dict[str, np.ndarray]]:
     """Build `fn(hand_params, face_params, image_rgb, body_keypoints) -> dict` of numpy arrays.
 
@@ -126,7 +146,8 @@ def make_wholebody_fn(
     of OpenPose's GPU build ("cuda", default, as `make_pose_fn`) or CPU build ("cpu": OpenCV cubic).
 
     The networks see at most `2 * max_people` hand crops (all scales) or `max_people` face crops
-    per call, padded to a power of two: one compile per (image size / 64, call size).
+    per call, padded to a power of two: one compile per (image size / 64, call size); at most
+    `max_compiled` compiled functions per network are kept (least recently used dropped).
     """
     if hand is None and face is None:
         raise InputError("make_wholebody_fn needs a hand model, a face model or both.")
@@ -142,10 +163,13 @@ def make_wholebody_fn(
         raise InputError(f"hand_scale_range is {hand_scale_range!r}; it must be in [0, 2).")
     if max_people < 1:
         raise InputError(f"max_people is {max_people!r}; it must be at least 1.")
+    max_compiled = check_capacity("max_compiled", max_compiled)
     hand_side = _check_resolution("hand_net_resolution", hand_net_resolution)
     face_side = _check_resolution("face_net_resolution", face_net_resolution)
-    hand_runner = None if hand is None else _CropRunner(hand, hand_side, 2 * max_people, False, semantics)
-    face_runner = None if face is None else _CropRunner(face, face_side, max_people, True, semantics)
+    hand_runner = None if hand is None else _CropRunner(hand, hand_side, 2 * max_people, False,
+                                                        semantics, max_compiled)
+    face_runner = None if face is None else _CropRunner(face, face_side, max_people, True,
+                                                        semantics, max_compiled)
     if hand is not None:
         regions.hand_rects(body_spec, np.zeros((0, body_spec.num_parts, 3), np.float32))
     if face is not None and face_detector == "body":
@@ -153,6 +177,10 @@ def make_wholebody_fn(
 
     def fn(hand_params: Any, face_params: Any, image_rgb: np.ndarray, body_keypoints: np.ndarray) -> dict[str, np.ndarray]:
         image = _check_image(image_rgb)
+        if hand_runner is not None:
+            hand_runner.check(hand_params, 'params["hand"]')
+        if face_runner is not None:
+            face_runner.check(face_params, 'params["face"]')
         keypoints = np.asarray(body_keypoints, np.float32)
         padded = jax.device_put(_pad_image(image))
         result: dict[str, np.ndarray] = {}
