@@ -116,7 +116,7 @@ FLAG_LIST: tuple[Flag, ...] = (
     Flag("batch", "int", 1, "Run the network on N frames at once (videos, same-size images): faster on accelerators.", _G_RUN),
     Flag("num_gpu", "int", -1, "Devices to split each --batch over (JAX's local devices of the default backend: GPUs, else CPU); -1 = all from --num_gpu_start on. Results equal one device's.", _G_RUN),
     Flag("num_gpu_start", "int", 0, "Index of the first device --num_gpu uses.", _G_RUN),
-    Flag("precision", "str", "float32", "Network arithmetic: float32 (default, OpenPose's) or bf16 (bfloat16 operands, float32 sums and post-processing: faster on GPUs/TPUs, slower on CPU; keypoints within 1 px of float32 on the test photos).", _G_RUN),
+    Flag("precision", "str", "float32", "Network arithmetic: float32 (default, OpenPose's) or bf16 (bfloat16 operands, float32 sums and post-processing: faster on GPUs/TPUs, slower on CPU; keypoints may move by one step of the network's grid, see the README).", _G_RUN),
     Flag("semantics", "str", "cuda", "Person grouping as OpenPose's CUDA build (cuda, default) or its CPU build (cpu).", _G_RUN),
     Flag("skip_existing", "bool", False, "Resume: skip frames whose per-frame outputs all exist already (they are not rewritten).", _G_RUN),
     Flag("max_compiled", "int", 8, "Compiled pose functions kept in memory (one per net input size, padded image size and batch size; the least recently used is dropped). Lower it for folders of many different image sizes; also $JAXPOSE_MAX_COMPILED.", _G_RUN),
