@@ -95,6 +95,10 @@ def test_eval_cli_bad_input(tmp_path):
     assert code == 2 and "--write_json is not used" in err
     code, _, err = run_eval(["--images", str(COCO_DIR)])
     assert code == 2
+    (tmp_path / "a_file").write_text("x")
+    for where, reason in ((tmp_path, "is a folder"), (tmp_path / "a_file" / "r.json", "is not a folder")):
+        code, _, err = run_eval(["--coco", str(ANN), "--images", str(COCO_DIR), "--write_coco_json", str(where)])
+        assert code == 2 and err.count("\n") == 1 and f"--write_coco_json {where}: " in err and reason in err
 
 
 @pytest.mark.slow

@@ -145,7 +145,8 @@ def init_params(model_name: str, seed: int) -> Any:
     return jax.tree_util.tree_map_with_path(leaf, shapes)
 
 
-def _check_config(config: TrainConfig) -> None:
+def check_config(config: TrainConfig) -> None:
+    """The settings' own values (no file is read): InputError naming the setting."""
     if config.steps < 1:
         raise InputError(f"--steps must be >= 1, got {config.steps}")
     if config.batch_size < 1:
@@ -174,7 +175,11 @@ def _prepare_run_dir(config: TrainConfig) -> Path:
     if saved.exists() or (out / "checkpoints").exists():
         raise InputError(f"{out} already holds a training run; pass --resume to continue it or "
                          "choose another --out.")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"--out {out}: cannot create the run folder there "
+                         f"({error.strerror or error}); pass a writable folder.") from None
     from jaxpose.io.atomic import atomic_write_text
 
     atomic_write_text(saved, json.dumps(config.to_json(), indent=2) + "\n")
@@ -208,7 +213,7 @@ def train(config: TrainConfig, on_step: Callable[[int, dict], None] | None = Non
     from jaxpose.train.recipes import recipe_for
     from jaxpose.train.step import TrainStep, init_state
 
-    _check_config(config)
+    check_config(config)
     data = CocoKeypoints(config.annotations, config.images)
     model, fine_tuning = initial_model(config)
     recipe = recipe_for(model.name)
