@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 import socket
+import socketserver
+import threading
 import time
 from pathlib import Path
 
@@ -210,3 +212,54 @@ def test_ray_address_that_does_not_answer(tree, tmp_path):
     code, err = _run(manifest, "--out", tmp_path / "o", "--ray", f"127.0.0.1:{port}", "--write_json", "json")
     assert code == 2 and f"--ray 127.0.0.1:{port}: no Ray cluster answers there" in err
     assert "Traceback" not in err and time.monotonic() - started < 60  # bounded, not a hang
+
+
+class _Reply(socketserver.BaseRequestHandler):
+    reply = b""
+
+    def handle(self):
+        self.request.recv(64)
+        if self.reply is None:  # accept, read, never answer
+            time.sleep(3)
+            return
+        self.request.sendall(self.reply)
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(reply):
+        handler = type("Handler", (_Reply,), {"reply": reply})
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server.server_address[1]
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_ray_address_where_another_service_answers(serve, tree, tmp_path, monkeypatch):
+    """A web server (or Redis, SSH) on the port: one line naming the address, exit 2, within
+    seconds (ray.init alone retries such an address for minutes); a port that accepts and never
+    answers times out."""
+    pytest.importorskip("ray")
+    from jaxpose.batch import backends
+
+    monkeypatch.setattr(backends, "CONNECT_TIMEOUT_S", 0.5)
+    manifest = tree / "list.txt"
+    manifest.write_text("v/b.mp4\n")
+    web = serve(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+    started = time.monotonic()
+    code, err = _run(manifest, "--out", tmp_path / "o", "--ray", f"127.0.0.1:{web}", "--write_json", "json")
+    assert code == 2 and f"--ray 127.0.0.1:{web}: something answers there, but not a Ray cluster" in err
+    assert "Traceback" not in err and time.monotonic() - started < 30
+    silent = serve(None)
+    code, err = _run(manifest, "--out", tmp_path / "o", "--ray", f"127.0.0.1:{silent}", "--write_json", "json")
+    assert code == 2 and f"--ray 127.0.0.1:{silent}: no Ray cluster answers there (timed out)" in err
+    settings_frame = bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+    assert backends._answers_http2("127.0.0.1", serve(settings_frame), 2.0)  # what a gRPC server sends first
