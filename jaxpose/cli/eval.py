@@ -56,7 +56,7 @@ def _options(rest: list[str]) -> flags.Options:
 
 def make_eval_pipeline(model: str, options: flags.Options):
     """(pose_fn, params) for `--model` (a file or a name) or, without it, the model flags."""
-    from jaxpose.compat import build_pipeline
+    from jaxpose.options.build import build_pipeline
     from jaxpose.hub import NAMED_MODELS
 
     if model and Path(model).is_file():
