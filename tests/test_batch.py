@@ -214,6 +214,29 @@ def test_ray_address_that_does_not_answer(tree, tmp_path):
     assert "Traceback" not in err and time.monotonic() - started < 60  # bounded, not a hang
 
 
+def test_coco_ids_of_an_image_folder_are_checked_before_any_work(tree, tmp_path):
+    """Each input writes its own COCO file: an image folder whose frame names give no image id
+    (`skier`) or the same id twice (`messi5`, `cam1_000005`) is refused before any work, naming
+    the manifest line and the fix, as the plain command refuses it (pycocotools needs the ids)."""
+    import cv2
+
+    manifest = tree / "list.txt"
+    for folder, files in (("named", ("a_1.png", "skier.png")), ("clash", ("messi5.png", "cam1_000005.png"))):
+        (tree / folder).mkdir()
+        for file in files:
+            cv2.imwrite(str(tree / folder / file), np.zeros((8, 8, 3), np.uint8))
+    for line, (folder, reason) in enumerate((("named", "'skier' does not"), ("clash", "would both get image_id 5")), 2):
+        manifest.write_text(f"v/b.mp4\n{folder}\n")
+        code, err = _run(manifest, "--out", tmp_path / "o", "--write_coco_json", "coco.json")
+        assert code == 2 and err.startswith(f"jaxpose: error: {tree / folder} (line 2): --write_coco_json")
+        assert reason in err and "--coco_gt" in err and "Traceback" not in err
+    inputs, _ = read_manifest(manifest)  # without --write_coco_json (or with --coco_gt) names do not matter
+    batch_cli.check_coco_ids_per_input(inputs, flags.parse([str(manifest), "--out", "o"], extra=BATCH_FLAG_LIST))
+    batch_cli.check_coco_ids_per_input(inputs, flags.parse(
+        [str(manifest), "--out", "o", "--write_coco_json", "c.json", "--coco_gt", "gt.json"], extra=BATCH_FLAG_LIST))
+    assert not (tmp_path / "o" / ".jaxpose-job").exists()
+
+
 class _Reply(socketserver.BaseRequestHandler):
     reply = b""
 

@@ -95,6 +95,19 @@ def check_batch_options(options: Options) -> None:
                              f"{Path(value).name or 'out'}.")
 
 
+def check_coco_ids_per_input(inputs: list, options: Options) -> None:
+    """--write_coco_json without --coco_gt: each input's COCO file takes image ids from its frame
+    names' trailing numbers; refuse, before any work, an image folder whose ids are missing or
+    would clash (as the command does), naming the manifest line (UsageError)."""
+    from jaxpose.cli.run import check_coco_ids
+
+    for item in inputs:
+        try:
+            check_coco_ids(Options(**{**vars(options), "inputs": [str(item.path)], "image_dir": ""}))
+        except UsageError as error:
+            raise UsageError(f"{item.path} (line {item.line}): {error}") from None
+
+
 def check_out(out: str) -> None:
     """The --out folder exists or can be created, and files can be created in it (UsageError)."""
     check_writable_folder("out", out)
@@ -131,6 +144,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
             for problem in problems:
                 print(f"jaxpose: error: {problem}", file=stderr)
             return EXIT_USAGE
+        check_coco_ids_per_input(inputs, options)
         check_out(options.out)
         if not options.quiet:
             for note in notes:
