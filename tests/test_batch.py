@@ -214,6 +214,19 @@ def test_ray_address_that_does_not_answer(tree, tmp_path):
     assert "Traceback" not in err and time.monotonic() - started < 60  # bounded, not a hang
 
 
+@pytest.mark.parametrize("given", [["--3d", "--camera_parameter_path", "cams"], ["--frame_undistort"],
+                                   ["--write_trc", "trc"], ["--3d_method", "dlt"]])
+def test_camera_flags_are_refused_not_ignored(tree, tmp_path, given):
+    """The batch job has no multi-view / undistortion path: those flags are a one-line usage
+    error (they used to be ignored, writing 2D files without a word)."""
+    manifest = tree / "list.txt"
+    manifest.write_text("v/b.mp4\n")
+    code, err = _run(manifest, "--out", tmp_path / "o", "--write_json", "json", *given)
+    assert code == 2 and err.startswith(f"jaxpose: error: {given[0]}: a batch job runs the 2D pipeline")
+    assert not (tmp_path / "o").exists()
+    assert batch_cli.check_batch_options(flags.parse([str(manifest), "--out", "o", "--no3d"], extra=BATCH_FLAG_LIST)) is None
+
+
 def test_coco_ids_of_an_image_folder_are_checked_before_any_work(tree, tmp_path):
     """Each input writes its own COCO file: an image folder whose frame names give no image id
     (`skier`) or the same id twice (`messi5`, `cam1_000005`) is refused before any work, naming

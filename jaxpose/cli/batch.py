@@ -26,6 +26,8 @@ from jaxpose.options.table import BATCH_FLAG_LIST, Options
 
 EXIT_USAGE = 2
 INPUT_FLAGS = ("image_dir", "video", "ip_camera", "camera")
+CAMERA_FLAGS = ("3d", "3d_views", "3d_min_views", "3d_method", "3d_up", "camera_parameter_path",
+                "frame_undistort", "write_keypoint_3d", "write_trc", "write_images_3d", "write_video_3d")
 WRITE_FLAGS = ("write_json", "write_images", "write_keypoint", "write_heatmaps", "write_video", "write_coco_json")
 _ADDRESS = re.compile(r"^(auto|local|ray://\S+|\[?[\w.:-]*\]?:\d+)$")
 
@@ -81,6 +83,11 @@ def check_batch_options(options: Options) -> None:
     for name in INPUT_FLAGS:
         if name in options.given:
             raise UsageError(f"--{name}: a batch job reads its inputs from the manifest; list them there.")
+    for name in CAMERA_FLAGS:
+        if name in options.given and getattr(options, name) is not False:  # --no3d is fine
+            raise UsageError(f"--{name}: a batch job runs the 2D pipeline on each input; calibrated "
+                             "cameras (--3d, --frame_undistort) run in the command: jaxpose --video "
+                             "a.mp4,b.mp4 --3d --camera_parameter_path cameras/ ...")
     if options.skip_existing:
         raise UsageError("--skip_existing: a batch job resumes by itself (rerun the same command); drop it.")
     if options.chunk_frames < 0:
