@@ -78,8 +78,9 @@ def main() -> None:
         "one the main command wrote (`jaxpose DIR --write_coco_json R --coco_gt ANN`). Accuracy only "
         "(deterministic; the shared machine does not matter). These sets are a handful of images: "
         "they check the plumbing and the id mapping (OCHuman's ids are not the file names' "
-        "numbers), not the model's COCO val2017 accuracy.\n\n"
-        + markdown_table(["set", "images / people", "jaxpose eval (printed)", "by hand on its file",
+        "numbers), not the model's COCO val2017 accuracy. -1 = no person of that size in the set "
+        "(pycocotools' convention).\n\n"
+        + markdown_table(["set", "images / annotations", "jaxpose eval (printed)", "by hand on its file",
                           "by hand on the main command's file"], rows))
     write_section("eval", text)
     print(text)
