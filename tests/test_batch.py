@@ -214,6 +214,24 @@ def test_ray_address_that_does_not_answer(tree, tmp_path):
     assert "Traceback" not in err and time.monotonic() - started < 60  # bounded, not a hang
 
 
+def test_tracking_keeps_each_input_in_one_chunk(tmp_path):
+    """Ids and smoothing need an input's frames in order: with --tracking or --smooth each input
+    is one chunk whatever --chunk_frames says; without them a long video is cut."""
+    import cv2
+
+    from jaxpose.batch.job import make_plan
+
+    video = cv2.VideoWriter(str(tmp_path / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))
+    for i in range(7):
+        video.write(np.full((24, 32, 3), 30 * i, np.uint8))
+    video.release()
+    (tmp_path / "list.txt").write_text("clip.avi\n")
+    inputs, _ = read_manifest(tmp_path / "list.txt")
+    for given, chunks in (([], 3), (["--tracking", "0"], 1), (["--smooth", "one_euro"], 1)):
+        options = flags.parse([str(tmp_path / "list.txt"), "--out", "o", "--chunk_frames", "3", *given],
+                              extra=BATCH_FLAG_LIST)
+        (plan,) = make_plan(inputs, options, 3)
+        assert plan.frames == 7 and len(plan.chunks()) == chunks, given
 @pytest.mark.parametrize("given", [["--3d", "--camera_parameter_path", "cams"], ["--frame_undistort"],
                                    ["--write_trc", "trc"], ["--3d_method", "dlt"]])
 def test_camera_flags_are_refused_not_ignored(tree, tmp_path, given):
