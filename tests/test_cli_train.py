@@ -53,6 +53,10 @@ def test_train_bad_run_folder_and_settings_are_usage_errors_before_any_work(tmp_
     assert "Traceback" not in err
     code, _, err = run(train_cli, missing[:-1] + ["0", "--out", str(tmp_path / "run")])
     assert code == 2 and "--steps must be >= 1, got 0" in err
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "train_config.json").write_text("{}")
+    code, _, err = run(train_cli, missing + ["--out", str(tmp_path / "old")])  # before the annotations
+    assert code == 1 and "already holds a training run; pass --resume" in err
 
 
 @pytest.mark.slow

@@ -157,7 +157,9 @@ def check_config(config: TrainConfig) -> None:
         raise InputError(f"--lr must be a positive number, got {config.lr}")
 
 
-def _prepare_run_dir(config: TrainConfig) -> Path:
+def _check_run_dir(config: TrainConfig) -> Path:
+    """InputError unless `out` fits: a run to resume with the same settings (--resume), or no run
+    yet. Reads only the run's config file, so it runs before the data and the model."""
     out = Path(config.out)
     saved = out / CONFIG_NAME
     if config.resume:
@@ -175,6 +177,14 @@ def _prepare_run_dir(config: TrainConfig) -> Path:
     if saved.exists() or (out / "checkpoints").exists():
         raise InputError(f"{out} already holds a training run; pass --resume to continue it or "
                          "choose another --out.")
+    return out
+
+
+def _prepare_run_dir(config: TrainConfig) -> Path:
+    out = _check_run_dir(config)
+    if config.resume:
+        return out
+    saved = out / CONFIG_NAME
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -214,6 +224,7 @@ def train(config: TrainConfig, on_step: Callable[[int, dict], None] | None = Non
     from jaxpose.train.step import TrainStep, init_state
 
     check_config(config)
+    _check_run_dir(config)
     data = CocoKeypoints(config.annotations, config.images)
     model, fine_tuning = initial_model(config)
     recipe = recipe_for(model.name)
