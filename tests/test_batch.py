@@ -312,6 +312,9 @@ def test_ray_address_where_another_service_answers(serve, tree, tmp_path, monkey
     code, err = _run(manifest, "--out", tmp_path / "o", "--ray", f"127.0.0.1:{web}", "--write_json", "json")
     assert code == 2 and f"--ray 127.0.0.1:{web}: something answers there, but not a Ray cluster" in err
     assert "Traceback" not in err and time.monotonic() - started < 30
+    monkeypatch.setenv("RAY_USE_TLS", "1")  # a TLS cluster does not answer plaintext HTTP/2: not refused here
+    assert backends._probe_address(f"127.0.0.1:{web}") is None
+    monkeypatch.delenv("RAY_USE_TLS")
     silent = serve(None)
     code, err = _run(manifest, "--out", tmp_path / "o", "--ray", f"127.0.0.1:{silent}", "--write_json", "json")
     assert code == 2 and f"--ray 127.0.0.1:{silent}: no Ray cluster answers there (timed out)" in err

@@ -98,9 +98,14 @@ def _probe_address(address: str) -> None:
         reason = "timed out" if isinstance(error, socket.timeout) else (error.strerror or str(error))
         raise UsageError(f"--ray {address}: no Ray cluster answers there ({reason}); start one with "
                          "`ray start --head` or check the address.") from None
-    if not speaks_grpc:
+    if not speaks_grpc and not _ray_uses_tls():  # a TLS server answers a plaintext greeting otherwise
         raise UsageError(f"--ray {address}: something answers there, but not a Ray cluster (no "
                          "gRPC); check the port (the head's GCS port, 6379 by default).")
+
+
+def _ray_uses_tls() -> bool:
+    """Ray's own switch for TLS between its processes (then only a TCP connection is checked)."""
+    return os.environ.get("RAY_USE_TLS", "0").strip().lower() in ("1", "true", "yes")
 
 
 # An HTTP/2 client preface and an empty SETTINGS frame (RFC 9113 §3.4, §6.5).
