@@ -43,6 +43,10 @@ def printed(text: str) -> list[float]:
     return [table[n] for n in NAMES]
 
 
+def fmt(values: list[float]) -> str:
+    return " / ".join(f"{v:.3f}" for v in values)
+
+
 def main() -> None:
     from jaxpose.cli import eval as eval_cli
     from jaxpose.cli import run as run_cli
@@ -65,7 +69,6 @@ def main() -> None:
             with contextlib.redirect_stdout(io.StringIO()):
                 gt = COCO(str(ann))
             size = f"{len(gt.getImgIds())} / {len(gt.getAnnIds(iscrowd=False))}"
-            fmt = lambda values: " / ".join(f"{v:.3f}" for v in values)  # noqa: E731
             rows.append([name, size, fmt(printed(out.getvalue())),
                          fmt(by_hand(ann, r1)), fmt(by_hand(ann, r2))])
             print(rows[-1], file=sys.stderr)
