@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 import socket
+import socketserver
+import threading
 import time
 from pathlib import Path
 
@@ -210,3 +212,111 @@ def test_ray_address_that_does_not_answer(tree, tmp_path):
     code, err = _run(manifest, "--out", tmp_path / "o", "--ray", f"127.0.0.1:{port}", "--write_json", "json")
     assert code == 2 and f"--ray 127.0.0.1:{port}: no Ray cluster answers there" in err
     assert "Traceback" not in err and time.monotonic() - started < 60  # bounded, not a hang
+
+
+def test_tracking_keeps_each_input_in_one_chunk(tmp_path):
+    """Ids and smoothing need an input's frames in order: with --tracking or --smooth each input
+    is one chunk whatever --chunk_frames says; without them a long video is cut."""
+    import cv2
+
+    from jaxpose.batch.job import make_plan
+
+    video = cv2.VideoWriter(str(tmp_path / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))
+    for i in range(7):
+        video.write(np.full((24, 32, 3), 30 * i, np.uint8))
+    video.release()
+    (tmp_path / "list.txt").write_text("clip.avi\n")
+    inputs, _ = read_manifest(tmp_path / "list.txt")
+    for given, chunks in (([], 3), (["--tracking", "0"], 1), (["--smooth", "one_euro"], 1)):
+        options = flags.parse([str(tmp_path / "list.txt"), "--out", "o", "--chunk_frames", "3", *given],
+                              extra=BATCH_FLAG_LIST)
+        (plan,) = make_plan(inputs, options, 3)
+        assert plan.frames == 7 and len(plan.chunks()) == chunks, given
+@pytest.mark.parametrize("given", [["--3d", "--camera_parameter_path", "cams"], ["--frame_undistort"],
+                                   ["--write_trc", "trc"], ["--3d_method", "dlt"]])
+def test_camera_flags_are_refused_not_ignored(tree, tmp_path, given):
+    """The batch job has no multi-view / undistortion path: those flags are a one-line usage
+    error (they used to be ignored, writing 2D files without a word)."""
+    manifest = tree / "list.txt"
+    manifest.write_text("v/b.mp4\n")
+    code, err = _run(manifest, "--out", tmp_path / "o", "--write_json", "json", *given)
+    assert code == 2 and err.startswith(f"jaxpose: error: {given[0]}: a batch job runs the 2D pipeline")
+    assert not (tmp_path / "o").exists()
+    assert batch_cli.check_batch_options(flags.parse([str(manifest), "--out", "o", "--no3d"], extra=BATCH_FLAG_LIST)) is None
+
+
+def test_coco_ids_of_an_image_folder_are_checked_before_any_work(tree, tmp_path):
+    """Each input writes its own COCO file: an image folder whose frame names give no image id
+    (`skier`) or the same id twice (`messi5`, `cam1_000005`) is refused before any work, naming
+    the manifest line and the fix, as the plain command refuses it (pycocotools needs the ids)."""
+    import cv2
+
+    manifest = tree / "list.txt"
+    for folder, files in (("named", ("a_1.png", "skier.png")), ("clash", ("messi5.png", "cam1_000005.png"))):
+        (tree / folder).mkdir()
+        for file in files:
+            cv2.imwrite(str(tree / folder / file), np.zeros((8, 8, 3), np.uint8))
+    for line, (folder, reason) in enumerate((("named", "'skier' does not"), ("clash", "would both get image_id 5")), 2):
+        manifest.write_text(f"v/b.mp4\n{folder}\n")
+        code, err = _run(manifest, "--out", tmp_path / "o", "--write_coco_json", "coco.json")
+        assert code == 2 and err.startswith(f"jaxpose: error: {tree / folder} (line 2): --write_coco_json")
+        assert reason in err and "--coco_gt" in err and "Traceback" not in err
+    inputs, _ = read_manifest(manifest)  # without --write_coco_json (or with --coco_gt) names do not matter
+    batch_cli.check_coco_ids_per_input(inputs, flags.parse([str(manifest), "--out", "o"], extra=BATCH_FLAG_LIST))
+    batch_cli.check_coco_ids_per_input(inputs, flags.parse(
+        [str(manifest), "--out", "o", "--write_coco_json", "c.json", "--coco_gt", "gt.json"], extra=BATCH_FLAG_LIST))
+    assert not (tmp_path / "o" / ".jaxpose-job").exists()
+
+
+class _Reply(socketserver.BaseRequestHandler):
+    reply = b""
+
+    def handle(self):
+        self.request.recv(64)
+        if self.reply is None:  # accept, read, never answer
+            time.sleep(3)
+            return
+        self.request.sendall(self.reply)
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(reply):
+        handler = type("Handler", (_Reply,), {"reply": reply})
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server.server_address[1]
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_ray_address_where_another_service_answers(serve, tree, tmp_path, monkeypatch):
+    """A web server (or Redis, SSH) on the port: one line naming the address, exit 2, within
+    seconds (ray.init alone retries such an address for minutes); a port that accepts and never
+    answers times out."""
+    pytest.importorskip("ray")
+    from jaxpose.batch import backends
+
+    monkeypatch.setattr(backends, "CONNECT_TIMEOUT_S", 0.5)
+    manifest = tree / "list.txt"
+    manifest.write_text("v/b.mp4\n")
+    web = serve(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+    started = time.monotonic()
+    code, err = _run(manifest, "--out", tmp_path / "o", "--ray", f"127.0.0.1:{web}", "--write_json", "json")
+    assert code == 2 and f"--ray 127.0.0.1:{web}: something answers there, but not a Ray cluster" in err
+    assert "Traceback" not in err and time.monotonic() - started < 30
+    monkeypatch.setenv("RAY_USE_TLS", "1")  # a TLS cluster does not answer plaintext HTTP/2: not refused here
+    assert backends._probe_address(f"127.0.0.1:{web}") is None
+    monkeypatch.delenv("RAY_USE_TLS")
+    silent = serve(None)
+    code, err = _run(manifest, "--out", tmp_path / "o", "--ray", f"127.0.0.1:{silent}", "--write_json", "json")
+    assert code == 2 and f"--ray 127.0.0.1:{silent}: no Ray cluster answers there (timed out)" in err
+    settings_frame = bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+    assert backends._answers_http2("127.0.0.1", serve(settings_frame), 2.0)  # what a gRPC server sends first

@@ -58,3 +58,11 @@ def test_ray_job_with_a_worker_killed_mid_chunk_equals_the_plain_command(cluster
     assert sum(w["chunks"] for w in summary["workers"]) == 7
     assert len(summary["workers"]) >= 2  # two actors, and the restarted one is a new process
     assert all(w["frames_per_s"] > 0 for w in summary["workers"])
+
+
+def test_the_address_probe_recognises_a_real_ray_head(cluster):
+    """The fail-fast probe of `--ray HOST:PORT` accepts a real Ray GCS (it answers HTTP/2)."""
+    from jaxpose.batch.backends import _answers_http2
+
+    host, port = ray.get_runtime_context().gcs_address.rsplit(":", 1)
+    assert _answers_http2(host, int(port), 5.0)

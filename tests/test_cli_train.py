@@ -39,6 +39,26 @@ def test_train_usage_and_input_errors(tmp_path, capsys):
     assert code == 1 and "holds no run" in err
 
 
+def test_train_bad_run_folder_and_settings_are_usage_errors_before_any_work(tmp_path):
+    """An --out that is a file or cannot be created, and --steps 0: one line, exit 2, no
+    traceback, checked before the annotations or the model are read (a missing file would be
+    exit 1)."""
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    missing = ["--coco", str(tmp_path / "none.json"), "--images", str(tmp_path), "--steps", "1"]
+    code, _, err = run(train_cli, missing + ["--out", str(a_file)])
+    assert code == 2 and err.count("\n") == 1 and f"--out {a_file}: exists and is not a folder" in err
+    code, _, err = run(train_cli, missing + ["--out", str(a_file / "run")])
+    assert code == 2 and err.count("\n") == 1 and f"--out {a_file / 'run'}" in err
+    assert "Traceback" not in err
+    code, _, err = run(train_cli, missing[:-1] + ["0", "--out", str(tmp_path / "run")])
+    assert code == 2 and "--steps must be >= 1, got 0" in err
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "train_config.json").write_text("{}")
+    code, _, err = run(train_cli, missing + ["--out", str(tmp_path / "old")])  # before the annotations
+    assert code == 1 and "already holds a training run; pass --resume" in err
+
+
 @pytest.mark.slow
 def test_train_then_eval_the_saved_model(tmp_path):
     need_shared(ANN)

@@ -91,10 +91,19 @@ def test_eval_cli_bad_input(tmp_path):
     (tmp_path / "nokp.json").write_text(json.dumps(gt))
     code, _, err = run_eval(["--coco", str(tmp_path / "nokp.json"), "--images", str(COCO_DIR)])
     assert code == 1 and "no keypoint annotations" in err
+    for a in gt["annotations"]:
+        a["keypoints"], a["num_keypoints"] = [0] * 51, 0
+    (tmp_path / "zerokp.json").write_text(json.dumps(gt))
+    code, out, err = run_eval(["--coco", str(tmp_path / "zerokp.json"), "--images", str(COCO_DIR)])
+    assert code == 1 and "no person with labelled keypoints" in err and "-1.000" not in out
     code, _, err = run_eval(["--coco", str(ANN), "--images", str(COCO_DIR), "--write_json", "x"])
     assert code == 2 and "--write_json is not used" in err
     code, _, err = run_eval(["--images", str(COCO_DIR)])
     assert code == 2
+    (tmp_path / "a_file").write_text("x")
+    for where, reason in ((tmp_path, "is a folder"), (tmp_path / "a_file" / "r.json", "is not a folder")):
+        code, _, err = run_eval(["--coco", str(ANN), "--images", str(COCO_DIR), "--write_coco_json", str(where)])
+        assert code == 2 and err.count("\n") == 1 and f"--write_coco_json {where}: " in err and reason in err
 
 
 @pytest.mark.slow

@@ -87,3 +87,25 @@ def test_cache_files_respect_the_umask(tmp_path, monkeypatch, umask):
     assert _mode(model_file) == expected
     assert _mode(tmp_path / "cache" / entry.graph_name) == expected
     assert _mode(tmp_path / "cache") == 0o777 & ~umask
+
+
+def test_videos_and_stitched_batch_videos_respect_the_umask(tmp_path, umask):
+    """The command's --write_video (temporary file + rename) and the batch job's stitched video
+    (one segment copied, several joined by ffmpeg) get an ordinary file's mode, not mkstemp's 0600."""
+    from jaxpose.batch.finalize import concat_videos
+    from jaxpose.stream.outputs import VideoWriter
+
+    expected = 0o666 & ~umask
+    segments = []
+    for i in range(2):
+        video = VideoWriter(tmp_path / f"seg{i}.avi", 10.0)
+        for value in (0, 128):
+            video.add(np.full((32, 48, 3), value + i, np.uint8))
+        video.close()
+        segments.append(tmp_path / f"seg{i}.avi")
+        assert _mode(segments[-1]) == expected
+    concat_videos(segments[:1], tmp_path / "out" / "one.avi")
+    concat_videos(segments, tmp_path / "out" / "two.avi")
+    for name in ("one.avi", "two.avi"):
+        assert _mode(tmp_path / "out" / name) == expected, f"{name}: {_mode(tmp_path / 'out' / name):03o}"
+    assert not list((tmp_path / "out").glob(".*"))

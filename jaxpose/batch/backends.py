@@ -93,12 +93,40 @@ def _probe_address(address: str) -> None:
         raise UsageError(f"--ray {address}: not an address; use HOST:PORT (e.g. 10.0.0.5:6379), "
                          "ray://HOST:10001, auto, or --ray alone for a local cluster.")
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S):
-            pass
+        speaks_grpc = _answers_http2(host.strip("[]"), int(port), CONNECT_TIMEOUT_S)
     except OSError as error:
         reason = "timed out" if isinstance(error, socket.timeout) else (error.strerror or str(error))
         raise UsageError(f"--ray {address}: no Ray cluster answers there ({reason}); start one with "
                          "`ray start --head` or check the address.") from None
+    if not speaks_grpc and not _ray_uses_tls():  # a TLS server answers a plaintext greeting otherwise
+        raise UsageError(f"--ray {address}: something answers there, but not a Ray cluster (no "
+                         "gRPC); check the port (the head's GCS port, 6379 by default).")
+
+
+def _ray_uses_tls() -> bool:
+    """Ray's own switch for TLS between its processes (then only a TCP connection is checked)."""
+    return os.environ.get("RAY_USE_TLS", "0").strip().lower() in ("1", "true", "yes")
+
+
+# An HTTP/2 client preface and an empty SETTINGS frame (RFC 9113 §3.4, §6.5).
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def _answers_http2(host: str, port: int, timeout: float) -> bool:
+    """Whether host:port answers an HTTP/2 preface with the server's SETTINGS frame, as Ray's GCS
+    and client servers (gRPC) do. Another service (a web server, Redis, SSH) answers otherwise or
+    not at all; without this, `ray.init` keeps retrying such an address for minutes. OSError when
+    nothing listens or nothing answers within `timeout` seconds."""
+    with socket.create_connection((host, port), timeout=timeout) as conn:
+        conn.settimeout(timeout)
+        conn.sendall(_HTTP2_PREFACE)
+        head = b""
+        while len(head) < 9:
+            chunk = conn.recv(9 - len(head))
+            if not chunk:
+                break
+            head += chunk
+    return len(head) == 9 and head[3] == 4 and head[5:9] == bytes(4)  # type SETTINGS, stream 0
 
 
 def _worker_env() -> dict[str, str]:

@@ -26,7 +26,7 @@ from jaxpose.batch.jobdir import JobDir
 from jaxpose.batch.plan import InputPlan
 from jaxpose.batch.work import COCO_PART, input_options, video_part_suffix
 from jaxpose.errors import JaxposeError
-from jaxpose.io.atomic import atomic_write_text
+from jaxpose.io.atomic import atomic_write_text, new_file_mode
 from jaxpose.options.table import Options
 
 _FFMPEG_FORMATS = {".avi": "avi", ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov"}
@@ -71,6 +71,7 @@ def concat_videos(segments: Sequence[Path], target: Path) -> None:
             shutil.copyfile(segments[0], tmp)
         else:
             _ffmpeg_concat(segments, Path(tmp), _FFMPEG_FORMATS.get(target.suffix.lower(), "avi"))
+        os.chmod(tmp, new_file_mode(target))  # mkstemp's 0600 -> an ordinary file's mode (umask)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

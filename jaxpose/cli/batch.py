@@ -26,6 +26,8 @@ from jaxpose.options.table import BATCH_FLAG_LIST, Options
 
 EXIT_USAGE = 2
 INPUT_FLAGS = ("image_dir", "video", "ip_camera", "camera")
+CAMERA_FLAGS = ("3d", "3d_views", "3d_min_views", "3d_method", "3d_up", "camera_parameter_path",
+                "frame_undistort", "write_keypoint_3d", "write_trc", "write_images_3d", "write_video_3d")
 WRITE_FLAGS = ("write_json", "write_images", "write_keypoint", "write_heatmaps", "write_video", "write_coco_json")
 _ADDRESS = re.compile(r"^(auto|local|ray://\S+|\[?[\w.:-]*\]?:\d+)$")
 
@@ -81,10 +83,11 @@ def check_batch_options(options: Options) -> None:
     for name in INPUT_FLAGS:
         if name in options.given:
             raise UsageError(f"--{name}: a batch job reads its inputs from the manifest; list them there.")
-    for name in ("3d", "frame_undistort", "write_keypoint_3d", "write_trc", "write_images_3d", "write_video_3d"):
-        if getattr(options, name, False):
-            raise UsageError(f"--{name}: a batch job runs the 2D pipeline on each input; reconstruct 3D "
-                             "with `jaxpose --3d --camera_parameter_path CAMERAS INPUT` per recording.")
+    for name in CAMERA_FLAGS:
+        if name in options.given and getattr(options, name) is not False:  # --no3d is fine
+            raise UsageError(f"--{name}: a batch job runs the 2D pipeline on each input; calibrated "
+                             "cameras (--3d, --frame_undistort) run in the command: jaxpose --video "
+                             "a.mp4,b.mp4 --3d --camera_parameter_path cameras/ ...")
     if options.skip_existing:
         raise UsageError("--skip_existing: a batch job resumes by itself (rerun the same command); drop it.")
     if options.chunk_frames < 0:
@@ -97,6 +100,19 @@ def check_batch_options(options: Options) -> None:
             raise UsageError(f"--{name} {value}: in a batch job this names a file or folder inside each "
                              f"input's output folder; give a relative path such as --{name} "
                              f"{Path(value).name or 'out'}.")
+
+
+def check_coco_ids_per_input(inputs: list, options: Options) -> None:
+    """--write_coco_json without --coco_gt: each input's COCO file takes image ids from its frame
+    names' trailing numbers; refuse, before any work, an image folder whose ids are missing or
+    would clash (as the command does), naming the manifest line (UsageError)."""
+    from jaxpose.cli.run import check_coco_ids
+
+    for item in inputs:
+        try:
+            check_coco_ids(Options(**{**vars(options), "inputs": [str(item.path)], "image_dir": ""}))
+        except UsageError as error:
+            raise UsageError(f"{item.path} (line {item.line}): {error}") from None
 
 
 def check_out(out: str) -> None:
@@ -135,6 +151,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
             for problem in problems:
                 print(f"jaxpose: error: {problem}", file=stderr)
             return EXIT_USAGE
+        check_coco_ids_per_input(inputs, options)
         check_out(options.out)
         if not options.quiet:
             for note in notes:

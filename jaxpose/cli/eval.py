@@ -87,6 +87,10 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     try:
         options = _options(rest)
         flags.parse_resolution("net_resolution", options.net_resolution)
+        if args.write_coco_json:
+            from jaxpose.stream.outputs import check_writable_file
+
+            check_writable_file("write_coco_json", args.write_coco_json)
     except UsageError as error:
         print(f"{PROG}: error: {error}", file=stderr)
         return EXIT_USAGE

@@ -162,7 +162,7 @@ def check_coco_ids(options: Options) -> None:
     try:
         check_image_ids(names)
     except InputError as error:
-        raise UsageError(f"--write_coco_json: {error}") from None
+        raise UsageError(str(error)) from None
 
 
 def check_name_collisions(options: Options) -> None:

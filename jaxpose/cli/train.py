@@ -109,12 +109,16 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         args = build_parser().parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) and EXIT_USAGE
-    from jaxpose.errors import InputError
+    from jaxpose.errors import InputError, UsageError
+    from jaxpose.stream.outputs import check_writable_folder
     from jaxpose.train import train
+    from jaxpose.train.loop import check_config
 
     try:
         config = config_from_args(args)
-    except InputError as error:
+        check_config(config)
+        check_writable_folder("out", args.out)
+    except (InputError, UsageError) as error:
         print(f"{PROG}: error: {error}", file=stderr)
         return EXIT_USAGE
     bar = _Bar(args.steps, args.quiet, stderr)

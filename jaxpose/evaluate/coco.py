@@ -52,11 +52,23 @@ def _quiet_coco(source: str | Path | dict):
     if not any("keypoints" in a for a in source["annotations"]):
         raise InputError("the ground truth has no keypoint annotations; COCO keypoint evaluation "
                          "needs a person-keypoints file.")
+    if not any(_labelled(a) for a in source["annotations"]):
+        raise InputError("the ground truth has no person with labelled keypoints (every "
+                         "num_keypoints is 0): COCOeval ignores such people and would score -1 "
+                         "everywhere; use annotations with visible keypoints.")
     coco = COCO()
     coco.dataset = source
     with contextlib.redirect_stdout(io.StringIO()):
         coco.createIndex()
     return coco
+
+
+def _labelled(annotation: dict) -> bool:
+    """A person COCOeval scores: not a crowd, with num_keypoints > 0 (counted when absent)."""
+    count = annotation.get("num_keypoints")
+    if count is None:
+        count = sum(1 for v in (annotation.get("keypoints") or [])[2::3] if v > 0)
+    return not annotation.get("iscrowd", 0) and count > 0
 
 
 def predict_coco(pose_fn: Callable, params: Any, annotations: str | Path, images_dir: str | Path,

@@ -140,6 +140,12 @@ def check_writable_folder(flag: str, folder: str) -> None:
     _probe_folder(flag, folder)
 
 
+def check_writable_file(flag: str, file: str) -> None:
+    """`file` can be created or rewritten (its folder exists or can be created and is writable,
+    it is not a folder), else UsageError naming `--flag file` and the reason."""
+    _probe_file(flag, file)
+
+
 def _probe_file(flag: str, file: str) -> None:
     """Check that `file` can be created (its folder is writable, it is not a folder)."""
     path = Path(file)

@@ -145,7 +145,8 @@ def init_params(model_name: str, seed: int) -> Any:
     return jax.tree_util.tree_map_with_path(leaf, shapes)
 
 
-def _check_config(config: TrainConfig) -> None:
+def check_config(config: TrainConfig) -> None:
+    """The settings' own values (no file is read): InputError naming the setting."""
     if config.steps < 1:
         raise InputError(f"--steps must be >= 1, got {config.steps}")
     if config.batch_size < 1:
@@ -156,7 +157,9 @@ def _check_config(config: TrainConfig) -> None:
         raise InputError(f"--lr must be a positive number, got {config.lr}")
 
 
-def _prepare_run_dir(config: TrainConfig) -> Path:
+def _check_run_dir(config: TrainConfig) -> Path:
+    """InputError unless `out` fits: a run to resume with the same settings (--resume), or no run
+    yet. Reads only the run's config file, so it runs before the data and the model."""
     out = Path(config.out)
     saved = out / CONFIG_NAME
     if config.resume:
@@ -174,7 +177,19 @@ def _prepare_run_dir(config: TrainConfig) -> Path:
     if saved.exists() or (out / "checkpoints").exists():
         raise InputError(f"{out} already holds a training run; pass --resume to continue it or "
                          "choose another --out.")
-    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _prepare_run_dir(config: TrainConfig) -> Path:
+    out = _check_run_dir(config)
+    if config.resume:
+        return out
+    saved = out / CONFIG_NAME
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"--out {out}: cannot create the run folder there "
+                         f"({error.strerror or error}); pass a writable folder.") from None
     from jaxpose.io.atomic import atomic_write_text
 
     atomic_write_text(saved, json.dumps(config.to_json(), indent=2) + "\n")
@@ -208,7 +223,8 @@ def train(config: TrainConfig, on_step: Callable[[int, dict], None] | None = Non
     from jaxpose.train.recipes import recipe_for
     from jaxpose.train.step import TrainStep, init_state
 
-    _check_config(config)
+    check_config(config)
+    _check_run_dir(config)
     data = CocoKeypoints(config.annotations, config.images)
     model, fine_tuning = initial_model(config)
     recipe = recipe_for(model.name)

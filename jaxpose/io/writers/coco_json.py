@@ -57,7 +57,8 @@ def coco_image_id(frame_name: str) -> int:
     match = re.search(r"(\d+)$", frame_name)
     if match is None:
         raise InputError(f"--write_coco_json needs frame names ending in digits (the COCO image "
-                         f"id); {frame_name!r} does not. Rename the images, e.g. to their COCO ids")
+                         f"id); {frame_name!r} does not. Pass the ground truth with --coco_gt ANNOTATIONS.json to "
+                         "take ids from it, or rename the images, e.g. to their COCO ids.")
     return int(match.group(1))
 
 
