@@ -73,6 +73,16 @@ def test_matches_opencv_on_odd_sizes(graph_path, forward, model, size):
     _assert_close(ours, _opencv(graph_path, batch))
 
 
+@pytest.mark.parametrize("size", [(75, 53), (96, 64)])
+def test_slices_depthwise_net_matches_opencv(graph_path, model, size):
+    """The whole net with depthwise_impl="slices" (no padded copies) against OpenCV, odd and even sizes."""
+    from jaxpose.nets.mobilenet_thin import MobileNetThin
+
+    batch = _bgr("COCO_val2014_000000000192.jpg", size)[None]
+    ours = np.asarray(jax.jit(MobileNetThin(depthwise_impl="slices").apply)({"params": model.params}, batch))
+    _assert_close(ours, _opencv(graph_path, batch))
+
+
 def test_output_channel_order_and_background(forward, model):
     """Heatmaps 0..17, background 18 (high away from people), PAFs 19..56 in [-1, 1]-ish."""
     out = np.asarray(forward({"params": model.params}, _bgr("messi5.jpg", (432, 368))[None]))[0]
