@@ -119,7 +119,10 @@ def openvino_kinds(compiled) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import openvino as ov
+    try:
+        import openvino as ov
+    except ImportError:
+        raise SystemExit("profile_mobilenet compares with OpenVINO: pip install 'jaxpose[bench]'") from None
 
     import jaxpose
     from jaxpose.hub import fetch_graph
