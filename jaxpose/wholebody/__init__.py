@@ -7,7 +7,8 @@
     out["face"], out["face_rects"]        # (P, 70, 3), (P, 4)
 
 Host: boxes from body keypoints (`regions`), OpenCV's crop maps (`crops.crop_affines`). Device: one
-jitted call per network for all crops of the image (`crops.make_crop_peaks_fn`). Host: peaks back to
+jitted call per network for all crops of the image (`crops.make_crop_peaks_fn`; on CPU the crops
+run one after the other inside it and the power-of-two padding is skipped). Host: peaks back to
 image pixels, best hand scale, scatter per person. Boxes OpenPose would skip (too small) stay zero.
 """
 
@@ -76,11 +77,12 @@ def _buckets(count: int, capacity: int) -> list[tuple[int, int]]:
 class _CropRunner:
     """Run one network over a list of boxes: (M, 4) boxes + mirror flags -> (M, J, 3) image pixels."""
 
-    def __init__(self, model: Any, net_side: int, capacity: int, face: bool, semantics: str):
+    def __init__(self, model: Any, net_side: int, capacity: int, face: bool, semantics: str,
+                 per_crop: bool | None = None):
         self.net_side, self.capacity, self.face = net_side, capacity, face
         self.num_parts = model.spec.num_parts
         self.device_fn = crops.make_crop_peaks_fn(
-            lambda params, x: model.net.apply({"params": params}, x), self.num_parts, semantics
+            lambda params, x: model.net.apply({"params": params}, x), self.num_parts, semantics, per_crop
         )
 
     def __call__(self, params: Any, image: np.ndarray, rects: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
@@ -94,9 +96,12 @@ class _CropRunner:
             stop = min(start + size, count)
             pad = size - (stop - start)
             # Padding crops sample far outside the image: black, and discarded below.
+            # On CPU they are skipped altogether (`valid`).
             far = np.full((pad, self.net_side), -(1 << 20), np.int32)
+            valid = np.arange(size) < stop - start
             peaks = self.device_fn(
-                params, image, np.concatenate([xq[start:stop], far]), np.concatenate([yq[start:stop], far])
+                params, image, np.concatenate([xq[start:stop], far]), np.concatenate([yq[start:stop], far]),
+                valid,
             )
             out[start:stop] = np.asarray(peaks)[: stop - start]
         return crops.peaks_to_image(out, affines)
@@ -114,6 +119,7 @@ def make_wholebody_fn(
     face_detector: str = "body",
     semantics: str = "cuda",
     max_people: int = 8,
+    per_crop: bool | None = None,
 ) -> Callable[[Any, Any, np.ndarray, np.ndarray], dict[str, np.ndarray]]:
     """Build `fn(hand_params, face_params, image_rgb, body_keypoints) -> dict` of numpy arrays.
 
@@ -126,7 +132,9 @@ def make_wholebody_fn(
     of OpenPose's GPU build ("cuda", default, as `make_pose_fn`) or CPU build ("cpu": OpenCV cubic).
 
     The networks see at most `2 * max_people` hand crops (all scales) or `max_people` face crops
-    per call, padded to a power of two: one compile per (image size / 64, call size).
+    per call, padded to a power of two: one compile per (image size / 64, call size). per_crop:
+    the networks run one crop after the other and skip the padding (None: on CPU backends, where
+    this measured faster); False: all crops of a call at once (accelerators).
     """
     if hand is None and face is None:
         raise InputError("make_wholebody_fn needs a hand model, a face model or both.")
@@ -144,8 +152,8 @@ def make_wholebody_fn(
         raise InputError(f"max_people is {max_people!r}; it must be at least 1.")
     hand_side = _check_resolution("hand_net_resolution", hand_net_resolution)
     face_side = _check_resolution("face_net_resolution", face_net_resolution)
-    hand_runner = None if hand is None else _CropRunner(hand, hand_side, 2 * max_people, False, semantics)
-    face_runner = None if face is None else _CropRunner(face, face_side, max_people, True, semantics)
+    hand_runner = None if hand is None else _CropRunner(hand, hand_side, 2 * max_people, False, semantics, per_crop)
+    face_runner = None if face is None else _CropRunner(face, face_side, max_people, True, semantics, per_crop)
     if hand is not None:
         regions.hand_rects(body_spec, np.zeros((0, body_spec.num_parts, 3), np.float32))
     if face is not None and face_detector == "body":
