@@ -57,15 +57,25 @@ def decode(path: Path, count: int) -> np.ndarray:
 
 
 class WriteTimes:
-    """Wraps the command's `write_result`: records when each frame reaches the writer."""
+    """Wraps the command's `write_result`: records when each frame reaches the writer and how long
+    the writer (the caller's thread: rendering, encoding, files) spends on it."""
 
     def __init__(self) -> None:
         self.times: list[float] = []
+        self.busy: list[float] = []
         self.original = run.write_result
 
     def __call__(self, *args, **kwargs):
         self.times.append(time.perf_counter())
-        return self.original(*args, **kwargs)
+        try:
+            return self.original(*args, **kwargs)
+        finally:
+            self.busy.append(time.perf_counter() - self.times[-1])
+
+    def busy_share(self, batch: int) -> float:
+        """Writer's busy time / wall time over the steady interval (`steady_fps`'s frames)."""
+        first, last = 0, (len(self.times) - 1) // batch * batch
+        return sum(self.busy[first:last]) / (self.times[last] - self.times[first])
 
 
 def steady_fps(times: list[float], batch: int) -> float:
@@ -74,7 +84,7 @@ def steady_fps(times: list[float], batch: int) -> float:
     return batch * (len(starts) - 1) / (starts[-1] - starts[0])
 
 
-def run_cli(argv: list[str], pipeline, batch: int) -> float:
+def run_cli(argv: list[str], pipeline, batch: int) -> tuple[float, float]:
     options = flags.parse(argv)
     recorder = WriteTimes()
     run.write_result = recorder
@@ -84,7 +94,7 @@ def run_cli(argv: list[str], pipeline, batch: int) -> float:
         run.write_result = recorder.original
     if code != 0:
         raise SystemExit(f"the command failed ({code}): {argv}")
-    return steady_fps(recorder.times, batch)
+    return steady_fps(recorder.times, batch), recorder.busy_share(batch)
 
 
 def run_peer(pose_fn, params, frames: np.ndarray, batch: int) -> float:
@@ -113,6 +123,7 @@ def main(argv: list[str] | None = None) -> None:
 
     ours: dict[str, list[float]] = {mode: [] for mode in args.modes}
     peer: dict[str, list[float]] = {mode: [] for mode in args.modes}
+    busy: dict[str, list[float]] = {mode: [] for mode in args.modes}
     with tempfile.TemporaryDirectory() as tmp:
         warm = base[:2] + [str(2 * args.batch - 1)] + base[3:]
         for mode in args.modes:  # warms the writers, the encoder and the caches (2 batches)
@@ -121,18 +132,20 @@ def main(argv: list[str] | None = None) -> None:
             for mode in args.modes:
                 out = Path(tmp) / f"{r}-{mode.split(',')[0]}"
                 argv = base + [a.format(out=out) for a in MODES[mode]]
-                cli = run_cli(argv, pipeline, args.batch)
+                cli, writer_busy = run_cli(argv, pipeline, args.batch)
                 ref = run_peer(pose_fn, params, frames, args.batch)
                 ours[mode].append(cli)
                 peer[mode].append(ref)
+                busy[mode].append(writer_busy)
                 print(f"round {r} {mode}: command {cli:.2f} frames/s, pose_fn.batch {ref:.2f} frames/s, "
-                      f"ratio {cli / ref:.2f}", flush=True)
+                      f"ratio {cli / ref:.2f}, writer busy {writer_busy:.0%}", flush=True)
 
     rows = []
     for mode in args.modes:
         ratio = statistics.median(a / b for a, b in zip(ours[mode], peer[mode]))
         rows.append([f"`{mode}`", f"{statistics.median(ours[mode]):.2f}",
                      f"{statistics.median(peer[mode]):.2f}", f"**{ratio:.2f}x**",
+                     f"{statistics.median(busy[mode]):.0%}",
                      ", ".join(f"{a / b:.2f}" for a, b in zip(ours[mode], peer[mode]))])
     text = f"""## The command (streaming engine) vs `pose_fn.batch`, steady state
 
@@ -147,9 +160,10 @@ no writing). Machine: {os.cpu_count()}-core CPU ({platform.machine()}), jax {jax
 `{jax.default_backend()}`, **shared with other developers' jobs while it ran**.
 
 {markdown_table(["mode", "command frames/s", "pose_fn.batch frames/s", "command / batch (median of ratios)",
-                 "per-round ratios"], rows)}
+                 "writer busy", "per-round ratios"], rows)}
 
-Peak RSS {peak_rss_mib():.0f} MiB.
+'Writer busy': the share of the steady interval the caller's thread spends writing (rendering,
+encoding, JSON), overlapped with the device work of the next batches. Peak RSS {peak_rss_mib():.0f} MiB.
 """
     print(text)
     if not args.no_write:

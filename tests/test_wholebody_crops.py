@@ -235,7 +235,7 @@ class CountingSpotNet(SpotNet):
 
 
 @pytest.mark.parametrize("people", [1, 3])
-def test_per_crop_equals_all_at_once_and_skips_the_padding(people):
+def test_per_crop_equals_all_at_once_and_computes_no_padding(people):
     import types
 
     kp = np.concatenate([arms_and_face() + np.float32([20 * p, 5 * p, 0]) for p in range(people)])
@@ -248,7 +248,7 @@ def test_per_crop_equals_all_at_once_and_skips_the_padding(people):
         fn = make_wholebody_fn(BODY_25, hand, face, hand_net_resolution=32, face_net_resolution=32,
                                semantics="cpu", per_crop=per_crop)
         out[per_crop] = fn({}, {}, image, kp)
-        if per_crop:  # 2 hands + 1 face per person; the padding up to 8 hands / 4 faces never runs
+        if per_crop:  # 2 hands + 1 face per person, in exact power-of-two calls: no padding computed
             assert (hand.net.crops_run, face.net.crops_run) == (2 * people, people)
         else:  # every crop of the power-of-two call goes through the network
             assert (hand.net.crops_run, face.net.crops_run) == (
@@ -257,3 +257,17 @@ def test_per_crop_equals_all_at_once_and_skips_the_padding(people):
         np.testing.assert_array_equal(out[True][key], out[False][key], err_msg=key)
     # the dots were seen (black alone scores 0/256 - 0.5): the comparison is not vacuous
     assert np.any(out[True]["hand_right"][:, :, 2] > -0.49) and np.any(out[True]["face"][:, :, 2] > -0.49)
+
+
+def test_exact_buckets_are_the_binary_writing_of_the_count():
+    from jaxpose.wholebody import _buckets
+
+    assert _buckets(6, 16) == [(0, 8)]  # padded: one call
+    assert _buckets(6, 16, exact=True) == [(0, 4), (4, 2)]
+    assert _buckets(19, 16, exact=True) == [(0, 16), (16, 2), (18, 1)]
+    assert _buckets(0, 4, exact=True) == []
+    for count in range(40):
+        calls = _buckets(count, 8, exact=True)
+        assert sum(size for _, size in calls) == count
+        assert [start for start, _ in calls] == list(np.cumsum([0] + [s for _, s in calls])[:-1])
+        assert all(size & (size - 1) == 0 and size <= 8 for _, size in calls)

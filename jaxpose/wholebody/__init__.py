@@ -8,7 +8,7 @@
 
 Host: boxes from body keypoints (`regions`), OpenCV's crop maps (`crops.crop_affines`). Device: one
 jitted call per network for all crops of the image (`crops.make_crop_peaks_fn`; on CPU the crops
-run one after the other inside it and the power-of-two padding is skipped). Host: peaks back to
+run one after the other inside it, in calls of power-of-two sizes adding up to the count: no padding). Host: peaks back to
 image pixels, best hand scale, scatter per person. Boxes OpenPose would skip (too small) stay zero.
 """
 
@@ -65,12 +65,22 @@ def _pad_image(image: np.ndarray) -> np.ndarray:
     return np.pad(image, ((0, ph), (0, pw), (0, 0))) if ph or pw else image
 
 
-def _buckets(count: int, capacity: int) -> list[tuple[int, int]]:
-    """Split `count` crops into calls of power-of-two sizes <= capacity: [(start, padded size)]."""
+def _buckets(count: int, capacity: int, exact: bool = False) -> list[tuple[int, int]]:
+    """Split `count` crops into calls of power-of-two sizes <= capacity: [(start, call size)].
+
+    Each call of up to `capacity` crops is padded up to a power of two, or with `exact` split into
+    the powers of two of its binary writing (6 = 4 + 2): no padding, the same compiles.
+    """
     calls = []
     for start in range(0, count, capacity):
         n = min(capacity, count - start)
-        calls.append((start, min(capacity, 1 << (n - 1).bit_length())))
+        if not exact:
+            calls.append((start, min(capacity, 1 << (n - 1).bit_length())))
+            continue
+        for bit in reversed(range(n.bit_length())):
+            if n >> bit & 1:
+                calls.append((start, 1 << bit))
+                start += 1 << bit
     return calls
 
 
@@ -81,9 +91,10 @@ class _CropRunner:
                  per_crop: bool | None = None):
         self.net_side, self.capacity, self.face = net_side, capacity, face
         self.num_parts = model.spec.num_parts
+        self.per_crop = jax.default_backend() == "cpu" if per_crop is None else per_crop
         self.device_fn = crops.make_crop_peaks_fn(
-            lambda params, x: model.net.apply({"params": params}, x), self.num_parts, semantics, per_crop
-        )
+            lambda params, x: model.net.apply({"params": params}, x), self.num_parts, semantics,
+            self.per_crop)
 
     def __call__(self, params: Any, image: np.ndarray, rects: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
         count = rects.shape[0]
@@ -92,16 +103,13 @@ class _CropRunner:
             return out
         affines = crops.crop_affines(rects, mirrored, self.net_side, face=self.face)
         xq, yq = crops.sample_grid(affines, self.net_side)
-        for start, size in _buckets(count, self.capacity):
+        for start, size in _buckets(count, self.capacity, exact=self.per_crop):
             stop = min(start + size, count)
             pad = size - (stop - start)
             # Padding crops sample far outside the image: black, and discarded below.
-            # On CPU they are skipped altogether (`valid`).
             far = np.full((pad, self.net_side), -(1 << 20), np.int32)
-            valid = np.arange(size) < stop - start
             peaks = self.device_fn(
-                params, image, np.concatenate([xq[start:stop], far]), np.concatenate([yq[start:stop], far]),
-                valid,
+                params, image, np.concatenate([xq[start:stop], far]), np.concatenate([yq[start:stop], far])
             )
             out[start:stop] = np.asarray(peaks)[: stop - start]
         return crops.peaks_to_image(out, affines)
@@ -133,8 +141,9 @@ def make_wholebody_fn(
 
     The networks see at most `2 * max_people` hand crops (all scales) or `max_people` face crops
     per call, padded to a power of two: one compile per (image size / 64, call size). per_crop:
-    the networks run one crop after the other and skip the padding (None: on CPU backends, where
-    this measured faster); False: all crops of a call at once (accelerators).
+    the networks run one crop after the other and the calls are the powers of two that add up to
+    the crop count, without padding (None: on CPU backends, where this measured faster); False:
+    all crops of a padded call at once (accelerators).
     """
     if hand is None and face is None:
         raise InputError("make_wholebody_fn needs a hand model, a face model or both.")

@@ -139,8 +139,7 @@ def argmax_peaks(maps: jax.Array) -> jax.Array:
 
 def crop_peaks(
     apply_fn: ApplyFn, params: Any, image: jax.Array, xq: jax.Array, yq: jax.Array, num_parts: int,
-    semantics: str = "cpu", peak_batch: int = 4, valid: jax.Array | None = None,
-    per_crop: bool = False,
+    semantics: str = "cpu", peak_batch: int = 4, per_crop: bool = False,
 ) -> jax.Array:
     """Crops -> net -> bicubic to N x N -> (M, num_parts, 3) crop peaks (u, v, score).
 
@@ -150,20 +149,12 @@ def crop_peaks(
     Up-sampling and arg-max run `peak_batch` crops at a time to bound memory (a 368 x 368 x 70 map
     is 38 MB).
 
-    per_crop: run the whole chain one crop after the other (`lax.map`): on CPU the network of one
-    crop stays in the caches, and crops whose `valid` (M,) bool is False (bucket padding) are
-    skipped (`lax.cond`) and come back as zeros. Otherwise all M crops go through at once.
+    per_crop: run the whole chain one crop after the other (`lax.map`; on CPU the network of one
+    crop stays in the caches); otherwise all M crops go through at once.
     """
     if per_crop:
-        valid = jnp.ones(xq.shape[0], bool) if valid is None else valid
-        zeros = jnp.zeros((num_parts, 3), jnp.float32)
-
-        def one(args: tuple[jax.Array, jax.Array, jax.Array]) -> jax.Array:
-            x, y, keep = args
-            return jax.lax.cond(keep, lambda: crop_peaks(apply_fn, params, image, x[None], y[None],
-                                                         num_parts, semantics)[0], lambda: zeros)
-
-        return jax.lax.map(one, (xq, yq, valid))
+        return jax.lax.map(lambda xy: crop_peaks(apply_fn, params, image, xy[0][None], xy[1][None],
+                                                 num_parts, semantics)[0], (xq, yq))
     net_side = xq.shape[1]
     crops = normalize_rgb_crops(warp_crops(image, xq, yq))
     out = apply_fn(params, crops)[..., :num_parts].astype(jnp.float32)
@@ -177,18 +168,15 @@ def crop_peaks(
 
 def make_crop_peaks_fn(apply_fn: ApplyFn, num_parts: int, semantics: str = "cpu",
                        per_crop: bool | None = None) -> Callable[..., jax.Array]:
-    """Jitted `fn(params, image (H, W, 3) uint8, xq, yq (M, N) int32, valid (M,) bool = all)
-    -> (M, num_parts, 3)`; rows of invalid crops are zeros with `per_crop`.
+    """Jitted `fn(params, image (H, W, 3) uint8, xq, yq (M, N) int32) -> (M, num_parts, 3)`.
 
-    per_crop: one crop after the other, padding skipped (`crop_peaks`); None = on CPU backends.
+    per_crop: one crop after the other (`crop_peaks`); None = on CPU backends.
     Compiles once per (H, W, M, N).
     """
     if per_crop is None:
         per_crop = jax.default_backend() == "cpu"
 
-    def fn(params: Any, image: jax.Array, xq: jax.Array, yq: jax.Array,
-           valid: jax.Array | None = None) -> jax.Array:
-        return crop_peaks(apply_fn, params, image, xq, yq, num_parts, semantics, valid=valid,
-                          per_crop=per_crop)
+    def fn(params: Any, image: jax.Array, xq: jax.Array, yq: jax.Array) -> jax.Array:
+        return crop_peaks(apply_fn, params, image, xq, yq, num_parts, semantics, per_crop=per_crop)
 
     return jax.jit(fn)
