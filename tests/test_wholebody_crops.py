@@ -248,11 +248,8 @@ def test_per_crop_equals_all_at_once_and_computes_no_padding(people):
         fn = make_wholebody_fn(BODY_25, hand, face, hand_net_resolution=32, face_net_resolution=32,
                                semantics="cpu", per_crop=per_crop)
         out[per_crop] = fn({}, {}, image, kp)
-        if per_crop:  # 2 hands + 1 face per person, in exact power-of-two calls: no padding computed
-            assert (hand.net.crops_run, face.net.crops_run) == (2 * people, people)
-        else:  # every crop of the power-of-two call goes through the network
-            assert (hand.net.crops_run, face.net.crops_run) == (
-                1 << (2 * people - 1).bit_length(), 1 << (people - 1).bit_length())
+        # 2 hands + 1 face per person, in exact power-of-two calls on CPU: no padding computed
+        assert (hand.net.crops_run, face.net.crops_run) == (2 * people, people)
     for key in out[True]:
         np.testing.assert_array_equal(out[True][key], out[False][key], err_msg=key)
     # the dots were seen (black alone scores 0/256 - 0.5): the comparison is not vacuous

@@ -7,8 +7,8 @@
     out["face"], out["face_rects"]        # (P, 70, 3), (P, 4)
 
 Host: boxes from body keypoints (`regions`), OpenCV's crop maps (`crops.crop_affines`). Device: one
-jitted call per network for all crops of the image (`crops.make_crop_peaks_fn`; on CPU the crops
-run one after the other inside it, in calls of power-of-two sizes adding up to the count: no padding). Host: peaks back to
+jitted call per network for all crops of the image (`crops.make_crop_peaks_fn`; on CPU in calls of
+power-of-two sizes adding up to the crop count, so that no padding crop is computed). Host: peaks back to
 image pixels, best hand scale, scatter per person. Boxes OpenPose would skip (too small) stay zero.
 """
 
@@ -88,10 +88,11 @@ class _CropRunner:
     """Run one network over a list of boxes: (M, 4) boxes + mirror flags -> (M, J, 3) image pixels."""
 
     def __init__(self, model: Any, net_side: int, capacity: int, face: bool, semantics: str,
-                 per_crop: bool | None = None):
+                 per_crop: bool = False):
         self.net_side, self.capacity, self.face = net_side, capacity, face
         self.num_parts = model.spec.num_parts
-        self.per_crop = jax.default_backend() == "cpu" if per_crop is None else per_crop
+        self.per_crop = bool(per_crop)
+        self.exact = jax.default_backend() == "cpu"  # padding costs as much as a crop on CPU
         self.device_fn = crops.make_crop_peaks_fn(
             lambda params, x: model.net.apply({"params": params}, x), self.num_parts, semantics,
             self.per_crop)
@@ -103,7 +104,7 @@ class _CropRunner:
             return out
         affines = crops.crop_affines(rects, mirrored, self.net_side, face=self.face)
         xq, yq = crops.sample_grid(affines, self.net_side)
-        for start, size in _buckets(count, self.capacity, exact=self.per_crop):
+        for start, size in _buckets(count, self.capacity, exact=self.exact):
             stop = min(start + size, count)
             pad = size - (stop - start)
             # Padding crops sample far outside the image: black, and discarded below.
@@ -127,7 +128,7 @@ def make_wholebody_fn(
     face_detector: str = "body",
     semantics: str = "cuda",
     max_people: int = 8,
-    per_crop: bool | None = None,
+    per_crop: bool = False,
 ) -> Callable[[Any, Any, np.ndarray, np.ndarray], dict[str, np.ndarray]]:
     """Build `fn(hand_params, face_params, image_rgb, body_keypoints) -> dict` of numpy arrays.
 
@@ -140,10 +141,10 @@ def make_wholebody_fn(
     of OpenPose's GPU build ("cuda", default, as `make_pose_fn`) or CPU build ("cpu": OpenCV cubic).
 
     The networks see at most `2 * max_people` hand crops (all scales) or `max_people` face crops
-    per call, padded to a power of two: one compile per (image size / 64, call size). per_crop:
-    the networks run one crop after the other and the calls are the powers of two that add up to
-    the crop count, without padding (None: on CPU backends, where this measured faster); False:
-    all crops of a padded call at once (accelerators).
+    per call: one compile per (image size / 64, call size). On CPU the calls are the powers of two
+    that add up to the crop count (no padding); on accelerators one call padded to a power of two.
+    per_crop: the networks run one crop after the other inside a call (`lax.map`) instead of all
+    at once (measured slower on CPU at 368; kept for memory-bound devices).
     """
     if hand is None and face is None:
         raise InputError("make_wholebody_fn needs a hand model, a face model or both.")

@@ -167,14 +167,12 @@ def crop_peaks(
 
 
 def make_crop_peaks_fn(apply_fn: ApplyFn, num_parts: int, semantics: str = "cpu",
-                       per_crop: bool | None = None) -> Callable[..., jax.Array]:
+                       per_crop: bool = False) -> Callable[..., jax.Array]:
     """Jitted `fn(params, image (H, W, 3) uint8, xq, yq (M, N) int32) -> (M, num_parts, 3)`.
 
-    per_crop: one crop after the other (`crop_peaks`); None = on CPU backends.
+    per_crop: one crop after the other (`crop_peaks`).
     Compiles once per (H, W, M, N).
     """
-    if per_crop is None:
-        per_crop = jax.default_backend() == "cpu"
 
     def fn(params: Any, image: jax.Array, xq: jax.Array, yq: jax.Array) -> jax.Array:
         return crop_peaks(apply_fn, params, image, xq, yq, num_parts, semantics, per_crop=per_crop)
