@@ -215,3 +215,56 @@ def test_multi_scale_tie_keeps_the_first_scale():
     np.testing.assert_allclose(out["hand_right"][0, :, :2], np.tile([68, 181.2], (21, 1)), atol=1e-4)
     np.testing.assert_allclose(out["hand_left"][0, :, :2], np.tile([299.9, 163.2], (21, 1)), atol=1e-4)
     np.testing.assert_allclose(out["hand_rects"][0], [[232.4, 155.7, 75, 75], [59.5, 172.7, 81, 81]], atol=1e-4)
+
+
+class CountingSpotNet(SpotNet):
+    """SpotNet that counts the crops it really computes (a host callback at run time)."""
+
+    def __init__(self, channels: int):
+        super().__init__(channels)
+        self.crops_run = 0
+
+    def apply(self, variables, x):
+        import jax
+
+        def count(n):
+            self.crops_run += int(n)
+
+        jax.debug.callback(count, x.shape[0])
+        return super().apply(variables, x)
+
+
+def test_per_crop_equals_all_at_once_and_computes_no_padding():
+    import types
+
+    people = 3  # 6 hand crops = calls of 4 + 2, 3 face crops = 2 + 1
+    kp = np.concatenate([arms_and_face() + np.float32([20 * p, 5 * p, 0]) for p in range(people)])
+    image = np.zeros((300, 400, 3), np.uint8)
+    image[150:200:7, 60:300:11] = 255  # bright dots: the arg-max differs from crop to crop
+    out = {}
+    for per_crop in (True, False):
+        hand = types.SimpleNamespace(spec=HAND, net=CountingSpotNet(22), params={})
+        face = types.SimpleNamespace(spec=FACE, net=CountingSpotNet(71), params={})
+        fn = make_wholebody_fn(BODY_25, hand, face, hand_net_resolution=32, face_net_resolution=32,
+                               semantics="cpu", per_crop=per_crop)
+        out[per_crop] = fn({}, {}, image, kp)
+        # 2 hands + 1 face per person, in exact power-of-two calls on CPU: no padding computed
+        assert (hand.net.crops_run, face.net.crops_run) == (2 * people, people)
+    for key in out[True]:
+        np.testing.assert_array_equal(out[True][key], out[False][key], err_msg=key)
+    # the dots were seen (black alone scores 0/256 - 0.5): the comparison is not vacuous
+    assert np.any(out[True]["hand_right"][:, :, 2] > -0.49) and np.any(out[True]["face"][:, :, 2] > -0.49)
+
+
+def test_exact_buckets_are_the_binary_writing_of_the_count():
+    from jaxpose.wholebody import _buckets
+
+    assert _buckets(6, 16) == [(0, 8)]  # padded: one call
+    assert _buckets(6, 16, exact=True) == [(0, 4), (4, 2)]
+    assert _buckets(19, 16, exact=True) == [(0, 16), (16, 2), (18, 1)]
+    assert _buckets(0, 4, exact=True) == []
+    for count in range(40):
+        calls = _buckets(count, 8, exact=True)
+        assert sum(size for _, size in calls) == count
+        assert [start for start, _ in calls] == list(np.cumsum([0] + [s for _, s in calls])[:-1])
+        assert all(size & (size - 1) == 0 and size <= 8 for _, size in calls)

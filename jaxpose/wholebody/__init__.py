@@ -7,7 +7,8 @@
     out["face"], out["face_rects"]        # (P, 70, 3), (P, 4)
 
 Host: boxes from body keypoints (`regions`), OpenCV's crop maps (`crops.crop_affines`). Device: one
-jitted call per network for all crops of the image (`crops.make_crop_peaks_fn`). Host: peaks back to
+jitted call per network for all crops of the image (`crops.make_crop_peaks_fn`; on CPU in calls of
+power-of-two sizes adding up to the crop count, so that no padding crop is computed). Host: peaks back to
 image pixels, best hand scale, scatter per person. Boxes OpenPose would skip (too small) stay zero.
 """
 
@@ -66,12 +67,22 @@ def _pad_image(image: np.ndarray) -> np.ndarray:
     return np.pad(image, ((0, ph), (0, pw), (0, 0))) if ph or pw else image
 
 
-def _buckets(count: int, capacity: int) -> list[tuple[int, int]]:
-    """Split `count` crops into calls of power-of-two sizes <= capacity: [(start, padded size)]."""
+def _buckets(count: int, capacity: int, exact: bool = False) -> list[tuple[int, int]]:
+    """Split `count` crops into calls of power-of-two sizes <= capacity: [(start, call size)].
+
+    Each call of up to `capacity` crops is padded up to a power of two, or with `exact` split into
+    the powers of two of its binary writing (6 = 4 + 2): no padding, the same compiles.
+    """
     calls = []
     for start in range(0, count, capacity):
         n = min(capacity, count - start)
-        calls.append((start, min(capacity, 1 << (n - 1).bit_length())))
+        if not exact:
+            calls.append((start, min(capacity, 1 << (n - 1).bit_length())))
+            continue
+        for bit in reversed(range(n.bit_length())):
+            if n >> bit & 1:
+                calls.append((start, 1 << bit))
+                start += 1 << bit
     return calls
 
 
@@ -83,11 +94,13 @@ class _CropRunner:
     """
 
     def __init__(self, model: Any, net_side: int, capacity: int, face: bool, semantics: str,
-                 max_compiled: int = DEFAULT_MAX_COMPILED):
+                 max_compiled: int = DEFAULT_MAX_COMPILED, per_crop: bool = False):
         self.net_side, self.capacity, self.face = net_side, capacity, face
         self.model = model
         self.num_parts = model.spec.num_parts
         self.semantics = semantics
+        self.per_crop = bool(per_crop)
+        self.exact = jax.default_backend() == "cpu"  # padding costs as much as a crop on CPU
         self.compiled = LRUCache(max_compiled)
 
     def device_fn(self, params: Any, image: Any, xq: np.ndarray, yq: np.ndarray) -> Any:
@@ -95,7 +108,7 @@ class _CropRunner:
 
         def make() -> Any:
             return crops.make_crop_peaks_fn(lambda p, x: net.apply({"params": p}, x),
-                                            self.num_parts, self.semantics)
+                                            self.num_parts, self.semantics, self.per_crop)
 
         return self.compiled.get((tuple(image.shape), xq.shape), make)(params, image, xq, yq)
 
@@ -109,7 +122,7 @@ class _CropRunner:
             return out
         affines = crops.crop_affines(rects, mirrored, self.net_side, face=self.face)
         xq, yq = crops.sample_grid(affines, self.net_side)
-        for start, size in _buckets(count, self.capacity):
+        for start, size in _buckets(count, self.capacity, exact=self.exact):
             stop = min(start + size, count)
             pad = size - (stop - start)
             # Padding crops sample far outside the image: black, and discarded below.
@@ -134,6 +147,7 @@ def make_wholebody_fn(
     semantics: str = "cuda",
     max_people: int = 8,
     max_compiled: int = DEFAULT_MAX_COMPILED,
+    per_crop: bool = False,
 ) -> Callable[[Any, Any, np.ndarray, np.ndarray], dict[str, np.ndarray]]:
     """Build `fn(hand_params, face_params, image_rgb, body_keypoints) -> dict` of numpy arrays.
 
@@ -146,8 +160,11 @@ def make_wholebody_fn(
     of OpenPose's GPU build ("cuda", default, as `make_pose_fn`) or CPU build ("cpu": OpenCV cubic).
 
     The networks see at most `2 * max_people` hand crops (all scales) or `max_people` face crops
-    per call, padded to a power of two: one compile per (image size / 64, call size); at most
-    `max_compiled` compiled functions per network are kept (least recently used dropped).
+    per call: one compile per (image size / 64, call size). On CPU the calls are the powers of two
+    that add up to the crop count (no padding); on accelerators one call padded to a power of two.
+    per_crop: the networks run one crop after the other inside a call (`lax.map`) instead of all
+    at once (measured slower on CPU at 368; kept for memory-bound devices).
+    At most `max_compiled` compiled functions per network are kept (least recently used dropped).
     """
     if hand is None and face is None:
         raise InputError("make_wholebody_fn needs a hand model, a face model or both.")
@@ -167,9 +184,9 @@ def make_wholebody_fn(
     hand_side = _check_resolution("hand_net_resolution", hand_net_resolution)
     face_side = _check_resolution("face_net_resolution", face_net_resolution)
     hand_runner = None if hand is None else _CropRunner(hand, hand_side, 2 * max_people, False,
-                                                        semantics, max_compiled)
+                                                        semantics, max_compiled, per_crop)
     face_runner = None if face is None else _CropRunner(face, face_side, max_people, True,
-                                                        semantics, max_compiled)
+                                                        semantics, max_compiled, per_crop)
     if hand is not None:
         regions.hand_rects(body_spec, np.zeros((0, body_spec.num_parts, 3), np.float32))
     if face is not None and face_detector == "body":

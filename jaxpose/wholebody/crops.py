@@ -139,7 +139,7 @@ def argmax_peaks(maps: jax.Array) -> jax.Array:
 
 def crop_peaks(
     apply_fn: ApplyFn, params: Any, image: jax.Array, xq: jax.Array, yq: jax.Array, num_parts: int,
-    semantics: str = "cpu", peak_batch: int = 4,
+    semantics: str = "cpu", peak_batch: int = 4, per_crop: bool = False,
 ) -> jax.Array:
     """Crops -> net -> bicubic to N x N -> (M, num_parts, 3) crop peaks (u, v, score).
 
@@ -148,7 +148,13 @@ def crop_peaks(
     (background) are ignored. `semantics`: "cpu" / "cuda" up-sampling (`upsample_cubic`).
     Up-sampling and arg-max run `peak_batch` crops at a time to bound memory (a 368 x 368 x 70 map
     is 38 MB).
+
+    per_crop: run the whole chain one crop after the other (`lax.map`; on CPU the network of one
+    crop stays in the caches); otherwise all M crops go through at once.
     """
+    if per_crop:
+        return jax.lax.map(lambda xy: crop_peaks(apply_fn, params, image, xy[0][None], xy[1][None],
+                                                 num_parts, semantics)[0], (xq, yq))
     net_side = xq.shape[1]
     crops = normalize_rgb_crops(warp_crops(image, xq, yq))
     out = apply_fn(params, crops)[..., :num_parts].astype(jnp.float32)
@@ -160,13 +166,15 @@ def crop_peaks(
     return jax.lax.map(peaks_of, out, batch_size=min(peak_batch, out.shape[0]))
 
 
-def make_crop_peaks_fn(apply_fn: ApplyFn, num_parts: int, semantics: str = "cpu") -> Callable[..., jax.Array]:
+def make_crop_peaks_fn(apply_fn: ApplyFn, num_parts: int, semantics: str = "cpu",
+                       per_crop: bool = False) -> Callable[..., jax.Array]:
     """Jitted `fn(params, image (H, W, 3) uint8, xq, yq (M, N) int32) -> (M, num_parts, 3)`.
 
+    per_crop: one crop after the other (`crop_peaks`).
     Compiles once per (H, W, M, N).
     """
 
     def fn(params: Any, image: jax.Array, xq: jax.Array, yq: jax.Array) -> jax.Array:
-        return crop_peaks(apply_fn, params, image, xq, yq, num_parts, semantics)
+        return crop_peaks(apply_fn, params, image, xq, yq, num_parts, semantics, per_crop=per_crop)
 
     return jax.jit(fn)
