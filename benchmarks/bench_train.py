@@ -38,16 +38,19 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 LR, TOTAL_STEPS = 1e-5, 1000
 
 
-def step_peak_rss_mib(fn) -> tuple[object, float]:
-    """(fn(), the process's peak RSS in MiB while fn ran): resets VmHWM via /proc/self/clear_refs."""
-    status = Path("/proc/self/status")
+def step_peak_rss_mib(fn) -> tuple[object, tuple[float, float]]:
+    """(fn(), (RSS before, peak RSS while fn ran) in MiB): resets VmHWM via /proc/self/clear_refs."""
+    def status(field: str) -> float:
+        line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith(field))
+        return int(line.split()[1]) / 1024.0
+
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
-        return fn(), float("nan")
+        return fn(), (float("nan"), float("nan"))
+    before = status("VmRSS")
     out = fn()
-    hwm = next(line for line in status.read_text().splitlines() if line.startswith("VmHWM"))
-    return out, int(hwm.split()[1]) / 1024.0
+    return out, (before, status("VmHWM"))
 
 
 class TorchPeer:
@@ -259,11 +262,12 @@ def write_torch_section(args, size, rows, times, threads, check, first) -> None:
     ours, theirs = times["float32"], times["torch"]
     med_ours, med_torch = statistics.median(ours), statistics.median(theirs)
     ratio = median_ratio(ours, theirs)
+    rss = lambda before_peak: f"{before_peak[1]:.0f} (+{before_peak[1] - before_peak[0]:.0f})"  # noqa: E731
     table = [
         ["jaxpose (jit, float32)", f"{med_ours:.2f}", f"{args.batch / med_ours:.2f}", f"{ratio:.2f}",
-         f"{compile_s:.1f}", f"{first['ours'][0]:.1f}", f"{first['ours'][1]:.0f}"],
+         f"{compile_s:.1f}", f"{first['ours'][0]:.1f}", rss(first["ours"][1])],
         ["PyTorch (eager, float32)", f"{med_torch:.2f}", f"{args.batch / med_torch:.2f}", "1.00",
-         "- (eager)", f"{first['torch'][0]:.1f}", f"{first['torch'][1]:.0f}"],
+         "- (eager)", f"{first['torch'][0]:.1f}", rss(first["torch"][1])],
     ]
     text = (
         "### PyTorch peer (same network, weights, targets, loss and Adam step)\n\n"
@@ -280,11 +284,12 @@ def write_torch_section(args, size, rows, times, threads, check, first) -> None:
         "-lr * sign(g), so parameters whose gradient is ~0 turn float rounding into whole-lr "
         "differences).\n\n"
         + markdown_table(["what", "s/step", "images/s", "step time / torch's (median of paired ratios)",
-                          "compile s", "first step s", "peak RSS during a step MiB"], table)
+                          "compile s", "first step s", "peak RSS in a step MiB (+ over before it)"], table)
         + "\n\nOur step also builds the targets on the device and guards non-finite updates; "
         "the torch step gets the same targets precomputed (cheap next to the network). Peak RSS is the "
-        "process's high-water mark during one step (reset through /proc/self/clear_refs), so both "
-        "include the process's baseline (both models, the batch, XLA's executables). torch.compile "
+        "process's high-water mark during one step (reset through /proc/self/clear_refs), "
+        "which includes the process's baseline (both models, the batch, XLA's executables); the "
+        "figure in brackets is what the step added over the RSS just before it. torch.compile "
         "was not timed (its inductor build of the backward graph takes minutes on this machine).\n"
     )
     print(text)
