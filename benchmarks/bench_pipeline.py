@@ -3,9 +3,11 @@
     python -m benchmarks.bench_pipeline                # writes the "pipeline" section of RESULTS.md
     python -m benchmarks.bench_pipeline --frames 32 --no-write
 
-1. Photo (a crowded one): per frame, the network alone, the device post-processing (x8 resize,
-   NMS, PAF scoring of every candidate limb: one jitted call on the network's output) and the host
-   matcher (greedy assembly, filtering, scaling), sampled alternately (benchmarks/common.py).
+1. Photo (a crowded one) and the first frame of the video: per frame, the network alone, the
+   device post-processing (x8 resize, NMS, PAF scoring of every candidate limb: one jitted call on
+   the network's output) by the fast route (the default) and by the general route (full maps, as
+   before the fast route existed), and the host matcher (greedy assembly, filtering, scaling),
+   sampled alternately (benchmarks/common.py).
 2. Video (/work/shared/media/video.avi, 1280x720, net_resolution_dynamic=-1 as OpenPose does for
    video): end-to-end frames/s of `pose_fn` frame by frame and `pose_fn.batch` at batch 8, with the
    network alone (preprocessed input, same batch) beside each. Decoding is outside the timing.
@@ -16,6 +18,7 @@ Model: jaxpose.load_model("mobilenet_thin") (falls back to random-weight COCO if
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -72,10 +75,9 @@ def read_frames(path: Path, count: int) -> np.ndarray:
 
 
 
-def photo_section(model, samples: int) -> tuple[list[list[object]], dict]:
-    image = read_rgb(MEDIA / PHOTO)
+def post_section(model, image: np.ndarray, samples: int, dynamic: float = 1.0) -> tuple[list[list[object]], dict]:
     h, w = image.shape[:2]
-    pose_fn = jaxpose.make_pose_fn(model)
+    pose_fn = jaxpose.make_pose_fn(model, net_resolution_dynamic=dynamic)
     poses, compile_s = timed(lambda: pose_fn(model.params, image))
     plan, args = pose_fn._plan_with_device_arrays((w, h))
     x = jax.jit(lambda im: normalize(warp_image(im, args[0][0]), model.spec.normalization))(
@@ -88,6 +90,9 @@ def photo_section(model, samples: int) -> tuple[list[list[object]], dict]:
     post = jax.jit(lambda o: postprocess([o], args[1], args[2], pose_fn._score_thresholds,
                                          spec=model.spec, heat_hw=plan.heat_hw,
                                          max_peaks=buffer))
+    general = jax.jit(lambda o: postprocess([o], args[1], args[2], pose_fn._score_thresholds,
+                                            spec=model.spec, heat_hw=plan.heat_hw,
+                                            max_peaks=buffer, route="general"))
     host = jax.device_get(post(net_out))
 
     def matcher():
@@ -97,14 +102,17 @@ def photo_section(model, samples: int) -> tuple[list[list[object]], dict]:
     times = interleaved({
         "network": lambda: jax.block_until_ready(net(model.params, x)),
         "device post": lambda: jax.block_until_ready(post(net_out)),
+        "general post": lambda: jax.block_until_ready(general(net_out)),
         "matcher": matcher,
         "end to end": lambda: pose_fn(model.params, image),
     }, samples=samples, warmup=2)
     med = {k: statistics.median(v) for k, v in times.items()}
     rows = [
         ["network only", f"{med['network'] * 1e3:.1f}", "1.00"],
-        ["device post-processing (resize x8 + NMS + PAF scoring)", f"{med['device post'] * 1e3:.1f}",
-         f"{median_ratio(times['device post'], times['network']):.3f}"],
+        ["device post-processing (resize x8 + NMS + PAF scoring), fast route",
+         f"{med['device post'] * 1e3:.1f}", f"{median_ratio(times['device post'], times['network']):.3f}"],
+        ["device post-processing, general route (full maps; before)", f"{med['general post'] * 1e3:.1f}",
+         f"{median_ratio(times['general post'], times['network']):.3f}"],
         ["host matcher (assembly + filter + scaling)", f"{med['matcher'] * 1e3:.2f}",
          f"{median_ratio(times['matcher'], times['network']):.4f}"],
         ["end to end (pose_fn, incl. preprocessing and transfer)", f"{med['end to end'] * 1e3:.1f}",
@@ -161,6 +169,13 @@ def video_section(model, frames: np.ndarray, samples: int, batch: int) -> tuple[
     return rows, info
 
 
+def machine_note() -> str:
+    load = os.getloadavg()
+    return (f"Host: {os.cpu_count()} CPU cores shared with other jobs (load average "
+            f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end of the run): absolute times "
+            "are inflated and noisy, the interleaved ratios less so.")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_pipeline")
     parser.add_argument("--samples", type=int, default=15, help="interleaved samples on the photo")
@@ -171,15 +186,17 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     model, model_name = load_default_model()
-    photo_rows, photo = photo_section(model, args.samples)
+    photo_rows, photo = post_section(model, read_rgb(MEDIA / PHOTO), args.samples)
     frames = read_frames(MEDIA / VIDEO, args.frames)
+    frame_rows, frame = post_section(model, frames[0], args.samples, dynamic=-1)
     video_rows, video = video_section(model, frames, args.video_samples, args.batch)
     device = jax.devices()[0]
     text = "\n".join([
         "## Pipeline (make_pose_fn): post-processing and batched video",
         "",
         f"Model {model_name}, device `{device.platform}` ({device.device_kind}), "
-        f"`python -m benchmarks.bench_pipeline`. Medians over interleaved samples.",
+        f"`python -m benchmarks.bench_pipeline`. Medians over interleaved samples; "
+        f"'x network' = median of per-sample ratios. {machine_note()}",
         "",
         f"**Photo** `{PHOTO}` ({photo['image'][0]}x{photo['image'][1]}, net input "
         f"{photo['net'][0]}x{photo['net'][1]}, {photo['people']} people, {photo['peaks']} peaks, "
@@ -187,6 +204,12 @@ def main(argv: list[str] | None = None) -> None:
         f"(compile) {photo['compile_s']:.1f} s.",
         "",
         markdown_table(["per frame", "ms", "x network"], photo_rows),
+        "",
+        f"**Video frame** (first frame of `{VIDEO}`, {frame['image'][0]}x{frame['image'][1]}, net input "
+        f"{frame['net'][0]}x{frame['net'][1]}, {frame['people']} people, {frame['peaks']} peaks, at most "
+        f"{frame['max_peaks_part']} per part, peak buffer {frame['buffer']}).",
+        "",
+        markdown_table(["per frame", "ms", "x network"], frame_rows),
         "",
         f"**Video** `{VIDEO}` ({video['size'][0]}x{video['size'][1]}, net input "
         f"{video['net'][0]}x{video['net'][1]}, net_resolution_dynamic=-1), {video['frames']} frames "

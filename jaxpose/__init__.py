@@ -35,6 +35,7 @@ _EXPORTS = {
     "triangulate": "jaxpose.triangulation",
     "Poses3D": "jaxpose.poses3d",
     "make_multiview_pose_fn": "jaxpose.triangulation.multiview",
+    "select_devices": "jaxpose.sharding",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -41,6 +41,7 @@ from jaxpose.limits import MAX_IMAGE_SIDE, image_size_problem  # noqa: F401 (MAX
 from jaxpose.lru import DEFAULT_MAX_COMPILED, LRUCache, check_capacity
 from jaxpose.nets.params import check_params, param_shapes
 from jaxpose.poses import Poses
+from jaxpose.sharding import replicate, resolve_devices, shard_frames
 from jaxpose.specs import ModelSpec, Thresholds
 
 SEMANTICS = ("cuda", "cpu")
@@ -50,6 +51,7 @@ FIRST_PEAK_BUFFER = 16  # peaks per part tried first; grows to max_peaks when a 
 MAX_COMPILED_ENV = "JAXPOSE_MAX_COMPILED"  # default of make_pose_fn's max_compiled when set
 PLAN_CACHE_SIZE = 256  # image sizes whose plans (small host/device arrays) are kept
 THRESHOLD_NAMES = tuple(f.name for f in dataclasses.fields(Thresholds))
+COMPUTE_DTYPES = {"float32": jnp.float32, "fp32": jnp.float32, "bfloat16": jnp.bfloat16, "bf16": jnp.bfloat16}
 
 
 # ------------------------------------------------------------------ configuration
@@ -126,6 +128,46 @@ def _parse_net_resolution(net_resolution) -> tuple[int, int]:
         raise InputError(f"net_resolution {net_resolution!r}: expected (width, height), e.g. (-1, 368).") from None
 
 
+def compute_dtype(dtype: Any) -> Any:
+    """"float32" / "fp32" / "bfloat16" / "bf16" (or the jnp dtypes) -> the network's compute dtype."""
+    if isinstance(dtype, str):
+        if dtype.lower() in COMPUTE_DTYPES:
+            return COMPUTE_DTYPES[dtype.lower()]
+    else:
+        try:
+            kind = jnp.dtype(dtype)
+        except TypeError:
+            kind = None
+        for value in COMPUTE_DTYPES.values():
+            if kind == value:
+                return value
+    raise InputError(f"dtype={dtype!r}: choose 'float32' (default, OpenPose's precision) or "
+                     "'bfloat16' (networks in bf16 on accelerators; post-processing stays float32).")
+
+
+def with_compute_dtype(model: Any, dtype: Any) -> Any:
+    """`model` whose network's convolutions and matrix products take `dtype` operands with float32
+    accumulation (`jaxpose.nets.layers.operands`; activations, net output and everything after it
+    stay float32); the same object for float32."""
+    dtype = compute_dtype(dtype)
+    if dtype is jnp.float32:
+        return model
+    if not hasattr(model.net, "operand_dtype"):
+        raise InputError(f"the {model.spec.name} network has no bfloat16 option.")
+    if getattr(model.net, "conv3x3_impl", "xla") != "xla":
+        raise InputError("dtype='bfloat16' needs the 'xla' 3x3 convolutions (Winograd is a CPU "
+                         "float32 option); use model.with_conv3x3_impl('xla').")
+    net = model.net.clone(operand_dtype=dtype)
+    if dataclasses.is_dataclass(model):
+        return dataclasses.replace(model, net=net)
+    return type(model)(**{**vars(model), "net": net})
+
+
+def _donation() -> dict:
+    """Donate the frame buffer on accelerators (XLA reuses it); XLA:CPU ignores donation."""
+    return {} if jax.default_backend() == "cpu" else {"donate_argnums": (1,)}
+
+
 # ------------------------------------------------------------------ device
 
 
@@ -164,6 +206,7 @@ def make_device_fn(
     net_resolution_dynamic: float = 1.0,
     max_peaks: int = MAX_PEAKS,
     return_heatmaps: bool = False,
+    dtype: Any = "float32",
     **overrides: float,
 ) -> Callable[[Any, jnp.ndarray], dict[str, jnp.ndarray]]:
     """The pure device part: `fn(params, images (N, H, W, 3) uint8 RGB) -> dict` of fixed shapes.
@@ -171,14 +214,15 @@ def make_device_fn(
     Returns peaks (N, P, M, 3) (heatmap pixels, nmsOffset included), counts (N, P), totals (N, P)
     (peaks found before the cap M), scores (N, K, M, M) limb scores (-1 / 0 = no connection) and,
     with `return_heatmaps`, heatmaps (N, C, Ht, Wt). Jit, vmap or shard it like any JAX function;
-    the geometry is derived from the static image shape.
+    the geometry is derived from the static image shape. dtype: the network's compute dtype
+    ("float32" or "bfloat16").
     """
     spec: ModelSpec = model.spec
     config = _check_options(spec, net_resolution, scale_number, scale_gap, semantics,
                             max_peaks, overrides)
     net_res = config["net_resolution"]
     thresholds = resolve_thresholds(spec, maximize_positives, overrides)
-    net = model.net
+    net = with_compute_dtype(model, dtype).net
 
     def device_fn(params: Any, images: jnp.ndarray) -> dict[str, jnp.ndarray]:
         if images.ndim != 4 or images.shape[-1] != 3:
@@ -296,8 +340,9 @@ def _bucket(n: int) -> int:
     return -(-n // BUCKET) * BUCKET
 
 
-def _batch_bucket(n: int) -> int:
-    return 1 << max(0, (n - 1).bit_length())
+def _batch_bucket(n: int, multiple: int = 1) -> int:
+    """Frames per call: the next power of two, then up to a multiple of the device count."""
+    return -(-(1 << max(0, (n - 1).bit_length())) // multiple) * multiple
 
 
 def _check_frames(frames: Any) -> np.ndarray:
@@ -330,8 +375,11 @@ class PoseFn:
     def __init__(self, model: Any, *, net_resolution, scale_number, scale_gap, semantics,
                  number_people_max, maximize_positives, net_resolution_dynamic, return_heatmaps,
                  max_peaks, thresholds: Thresholds, wholebody: Callable | None,
-                 extra_models: dict | None = None, max_compiled: int = DEFAULT_MAX_COMPILED):
+                 extra_models: dict | None = None, max_compiled: int = DEFAULT_MAX_COMPILED,
+                 devices: tuple | None = None):
         self.model = model
+        self.devices = devices
+        self._replicated: tuple[Any, Any] | None = None
         self.spec: ModelSpec = model.spec
         self.net_resolution = net_resolution
         self.scale_number = scale_number
@@ -381,12 +429,20 @@ class PoseFn:
         return self._plans.get(tuple(image_wh), make)
 
     def _compiled(self, plan: Plan, buffer: int, frames_shape: tuple[int, ...]) -> Callable:
-        """The jitted device core for one padded frames shape (T, Hb, Wb, 3), from the LRU."""
-        core, net = _device_core, self.model.net
-        key = ("device", core, plan.net_sizes, tuple(frames_shape), buffer)
-        return self._compiled_fns.get(key, lambda: jax.jit(functools.partial(
-            core, net=net, spec=self.spec, heat_hw=plan.heat_hw, semantics=self.semantics,
-            max_peaks=buffer, return_heatmaps=self.return_heatmaps)))
+        """The jitted device core for one padded frames shape (T, Hb, Wb, 3), from the LRU; with
+        `devices`, the frames split over them (`jaxpose.sharding`). Frame buffers are donated off CPU."""
+        core, net, devices = _device_core, self.model.net, self.devices
+        key = ("device", core, plan.net_sizes, tuple(frames_shape), buffer, devices)
+
+        def make() -> Callable:
+            fn = functools.partial(core, net=net, spec=self.spec, heat_hw=plan.heat_hw,
+                                   semantics=self.semantics, max_peaks=buffer,
+                                   return_heatmaps=self.return_heatmaps)
+            if devices is None:
+                return jax.jit(fn, **_donation())
+            return shard_frames(fn, devices, num_args=6, **_donation())
+
+        return self._compiled_fns.get(key, make)
 
     def _compiled_postprocess(self, plan: Plan) -> Callable:
         key = ("postprocess", plan.net_sizes, self.max_peaks)
@@ -394,17 +450,27 @@ class PoseFn:
             postprocess, spec=self.spec, heat_hw=plan.heat_hw, semantics=self.semantics,
             max_peaks=self.max_peaks, return_heatmaps=self.return_heatmaps)))
 
+    def _placed(self, params: Any) -> Any:
+        """The body parameters, replicated on every device of the mesh (kept while unchanged)."""
+        if self.devices is None:
+            return params
+        if self._replicated is None or self._replicated[0] is not params:
+            self._replicated = (params, replicate(params, self.devices))
+        return self._replicated[1]
+
     def _dispatch(self, params: Any, frames: np.ndarray, plan: Plan, args: tuple, buffer: int,
                   pad_to: int) -> dict:
-        """Start the device work for frames (T, H, W, 3) uint8 (padded to buckets); returns the
-        device arrays without waiting (JAX dispatches asynchronously)."""
+        """Start the device work for frames (T, H, W, 3) uint8 (padded to buckets, the batch to a
+        multiple of the device count); returns the device arrays without waiting (JAX dispatches
+        asynchronously)."""
         t, h, w = frames.shape[:3]
-        tb, hb, wb = _batch_bucket(max(t, pad_to)), _bucket(h), _bucket(w)
+        tb, hb, wb = _batch_bucket(max(t, pad_to), len(self.devices or (0,))), _bucket(h), _bucket(w)
         if (tb, hb, wb) != (t, h, w):
             padded = np.zeros((tb, hb, wb, 3), np.uint8)
             padded[:t, :h, :w] = frames
             frames = padded
-        return self._compiled(plan, buffer, frames.shape)(params, frames, *args, self._score_thresholds)
+        return self._compiled(plan, buffer, frames.shape)(self._placed(params), frames, *args,
+                                                          self._score_thresholds)
 
     def submit(self, params: Any, frames: Any, pad_to: int = 1) -> "Pending":
         """Start the device part for frames (T, H, W, 3) uint8 RGB of one size; returns at once.
@@ -528,6 +594,8 @@ def make_pose_fn(
     hand_scale_range: float = 0.4,
     face_detector: str = "body",
     max_peaks: int = MAX_PEAKS,
+    dtype: Any = "float32",
+    devices: Any = None,
     max_compiled: int | None = None,
     **overrides: float,
 ) -> PoseFn:
@@ -539,6 +607,11 @@ def make_pose_fn(
     overrides: nms_threshold, inter_threshold, inter_min_above_threshold, min_subset_cnt,
     min_subset_score (defaults per model and `maximize_positives`, openpose-core §2.5).
     max_peaks: peaks kept per part (OpenPose: 127).
+    dtype: the networks' compute dtype, "float32" (default) or "bfloat16" / "bf16" (bf16 operands,
+    float32 sums; the post-processing stays float32; see docs: keypoints move by up to a grid step).
+    devices: None (JAX's default device), "all" or a list of local devices
+    (`jaxpose.select_devices(num_gpu, num_gpu_start)`): `pose_fn.batch` splits its frames over
+    them (`jaxpose.sharding`), with results equal to one device's.
     max_compiled: compiled functions kept (one per net input size, padded image size and batch
     size; least recently used dropped and its memory freed); None = `$JAXPOSE_MAX_COMPILED`,
     else 8. Each costs about 25 MB for MobileNet-thin and one compile when it comes back.
@@ -551,6 +624,10 @@ def make_pose_fn(
 
         model = load_model(model)
     spec: ModelSpec = model.spec
+    model = with_compute_dtype(model, dtype)
+    hand = None if hand is None else with_compute_dtype(hand, dtype)
+    face = None if face is None else with_compute_dtype(face, dtype)
+    devices = resolve_devices(devices)
     config = _check_options(spec, net_resolution, scale_number, scale_gap, semantics,
                             max_peaks, overrides)
     if isinstance(number_people_max, bool) or not isinstance(number_people_max, (int, np.integer)):
@@ -572,4 +649,4 @@ def make_pose_fn(
                   net_resolution_dynamic=net_resolution_dynamic, return_heatmaps=return_heatmaps,
                   max_peaks=max_peaks, thresholds=thresholds, wholebody=wholebody,
                   extra_models={k: m for k, m in (("hand", hand), ("face", face)) if m is not None},
-                  max_compiled=max_compiled)
+                  max_compiled=max_compiled, devices=devices)

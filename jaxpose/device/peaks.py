@@ -3,6 +3,10 @@
 `find_peaks` returns, per part channel, the first `max_peaks` peaks in raster order (OpenPose keeps
 127 = `POSE_MAX_PEOPLE`), their count (capped) and the uncapped total, so the host can tell when a
 smaller buffer overflowed.
+
+`find_peaks_rows` is the same for CUDA semantics on maps in row-major layout (H, N, P, W) (the
+layout of `resize.upsample_rows`): one pass over the maps counts the peaks of every row; only the
+rows that hold one of the first M peaks are tested again to find the columns.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import NamedTuple
 import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 MAX_PEAKS = 127  # OpenPose's POSE_MAX_PEOPLE
 _NEIGHBOURS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
@@ -95,19 +100,30 @@ def _first_in_raster_order(mask: jnp.ndarray, max_peaks: int) -> tuple[jnp.ndarr
     return jnp.where(found, rows * w + jnp.minimum(cols, w - 1), 0), total
 
 
+def _window(py: jnp.ndarray, px: jnp.ndarray, h: int, w: int):
+    """7x7 pixel window around each (py, px): rows, columns (..., 7, 7) clipped, and inside mask."""
+    d = jnp.arange(-3, 4, dtype=jnp.int32)
+    ys = py[..., None, None] + d[:, None]
+    xs = px[..., None, None] + d[None, :]
+    inside = (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)
+    return ys, xs, inside
+
+
+def _centroid(v: jnp.ndarray, ys: jnp.ndarray, xs: jnp.ndarray, inside: jnp.ndarray):
+    """Weighted centroid of the positive values `v` (..., 7, 7) inside the map (§6.3)."""
+    v = jnp.where(inside & (v > 0), v, 0.0)
+    sw = v.sum(axis=(-2, -1))
+    sx = (v * xs.astype(jnp.float32)).sum(axis=(-2, -1))
+    sy = (v * ys.astype(jnp.float32)).sum(axis=(-2, -1))
+    return sx / sw, sy / sw
+
+
 def _refine(channel: jnp.ndarray, py: jnp.ndarray, px: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     """7x7 weighted centroid (positive values only) around each (py, px) (§6.3)."""
     h, w = channel.shape
-    d = jnp.arange(-3, 4, dtype=jnp.int32)
-    ys = py[:, None, None] + d[None, :, None]
-    xs = px[:, None, None] + d[None, None, :]
-    inside = (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)
+    ys, xs, inside = _window(py, px, h, w)
     v = channel[jnp.clip(ys, 0, h - 1), jnp.clip(xs, 0, w - 1)]
-    v = jnp.where(inside & (v > 0), v, 0.0)
-    sw = v.sum(axis=(1, 2))
-    sx = (v * xs.astype(jnp.float32)).sum(axis=(1, 2))
-    sy = (v * ys.astype(jnp.float32)).sum(axis=(1, 2))
-    return sx / sw, sy / sw
+    return _centroid(v, ys, xs, inside)
 
 
 def find_peaks(
@@ -132,6 +148,85 @@ def find_peaks(
     cx, cy = refine(maps, py, px)
     score = jnp.take_along_axis(maps.reshape(n, p, h * w), flat, axis=2)
     valid = jnp.arange(max_peaks)[None, None, :] < counts[..., None]
+    peaks = jnp.stack([cx + offset, cy + offset, score], axis=-1)
+    peaks = jnp.where(valid[..., None], peaks, 0.0)
+    return Peaks(peaks, counts, totals)
+
+
+PREFIX_BLOCK = 32
+
+
+def _prefix_sum(counts: jnp.ndarray) -> jnp.ndarray:
+    """Inclusive prefix sum of int32 counts along the last axis, as two small matrix products.
+
+    Within blocks of 32 a product with a triangular matrix, across blocks one more: exact for
+    totals below 2^24 (float32 integers), and a handful of HLO ops, where `jnp.cumsum` or an
+    associative scan cost seconds of XLA:CPU compile time and run slower.
+    """
+    n = counts.shape[-1]
+    hi = jax.lax.Precision.HIGHEST
+    b = min(PREFIX_BLOCK, n)
+    g = -(-n // b)
+    x = jnp.pad(counts.astype(jnp.float32), [(0, 0)] * (counts.ndim - 1) + [(0, g * b - n)])
+    x = x.reshape(counts.shape[:-1] + (g, b))
+    within = jnp.einsum("...gb,bc->...gc", x, np.triu(np.ones((b, b), np.float32)), precision=hi)
+    before = jnp.einsum("...g,gh->...h", within[..., -1], np.triu(np.ones((g, g), np.float32), 1),
+                        precision=hi)
+    total = (within + before[..., None]).reshape(counts.shape[:-1] + (g * b,))[..., :n]
+    return jnp.round(total).astype(jnp.int32)
+
+
+def _strict_interior(rows: jnp.ndarray, threshold: jnp.ndarray) -> jnp.ndarray:
+    """(R, ..., W) rows -> bool (R - 2, ..., W - 2): CUDA peak test (§6.1) of the interior pixels."""
+    r, w = rows.shape[0], rows.shape[-1]
+    centre = rows[1:-1, ..., 1:-1]
+    mask = centre > threshold
+    for dy, dx in _NEIGHBOURS:
+        mask = mask & (centre > rows[1 + dy:r - 1 + dy, ..., 1 + dx:w - 1 + dx])
+    return mask
+
+
+def find_peaks_rows(
+    maps: jnp.ndarray,
+    threshold: jnp.ndarray,
+    offset: jnp.ndarray,
+    max_peaks: int = MAX_PEAKS,
+) -> Peaks:
+    """`find_peaks` with CUDA semantics for maps in row-major layout (H, N, P, W) -> Peaks (N, P, M).
+
+    Equal to `find_peaks(maps.transpose(1, 2, 0, 3), ..., semantics="cuda")`. A CUDA peak is
+    never on the outer border, so only interior pixels are tested (no padding). The first pass
+    only counts peaks per row; the M rows holding the first M peaks are tested again, and the
+    rank of a peak within its row gives its column.
+    """
+    chex.assert_rank(maps, 4)
+    h, n, p, w = maps.shape
+    maps = maps.astype(jnp.float32)
+    inner_counts = jnp.sum(_strict_interior(maps, threshold), axis=-1, dtype=jnp.int32)  # (H-2, N, P)
+    per_row = _prefix_sum(jnp.moveaxis(inner_counts, 0, -1))  # (N, P, H-2): peaks in rows 1..r+1
+    totals = per_row[..., -1]
+    ranks = jnp.arange(1, max_peaks + 1, dtype=jnp.int32)  # (M,)
+    # interior row index (0 = image row 1) of the rank-th peak, and the peaks before that row
+    inner_row = jnp.sum(per_row[..., None, :] < ranks[:, None], axis=-1, dtype=jnp.int32)
+    inner_row = jnp.minimum(inner_row, h - 3)  # (N, P, M)
+    before = jnp.where(inner_row > 0,
+                       jnp.take_along_axis(per_row, jnp.maximum(inner_row - 1, 0), axis=-1), 0)
+    rows = inner_row + 1  # image rows, 1..H-2
+    frame = jnp.arange(n)[:, None, None]
+    part = jnp.arange(p)[None, :, None]
+    three = jnp.stack([maps[rows + dy, frame, part] for dy in (-1, 0, 1)])  # (3, N, P, M, W)
+    row_mask = _strict_interior(three, threshold)[0]  # (N, P, M, W-2): columns 1..W-2
+    within = _prefix_sum(row_mask.astype(jnp.int32))
+    cols = 1 + jnp.sum(within < (ranks - before)[..., None], axis=-1, dtype=jnp.int32)
+    counts = jnp.minimum(totals, max_peaks)
+    valid = jnp.arange(max_peaks)[None, None, :] < counts[..., None]
+    py = jnp.where(valid, rows, 0)
+    px = jnp.where(valid, jnp.minimum(cols, w - 2), 0)
+    ys, xs, inside = _window(py, px, h, w)
+    v = maps[jnp.clip(ys, 0, h - 1), frame[..., None, None], part[..., None, None],
+             jnp.clip(xs, 0, w - 1)]
+    cx, cy = _centroid(v, ys, xs, inside)
+    score = maps[py, frame, part, px]
     peaks = jnp.stack([cx + offset, cy + offset, score], axis=-1)
     peaks = jnp.where(valid[..., None], peaks, 0.0)
     return Peaks(peaks, counts, totals)

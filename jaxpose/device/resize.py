@@ -6,11 +6,17 @@ Separable 4-tap cubic interpolation, x first then y:
   `x1 = clamp(floor(xs), 0, w-1)`, `x0 = max(0, x1-1)`, `x2 = min(w-1, x1+1)`, `x3 = min(w-1, x2+1)`,
   `t = xs - x1` (negative at the left/top border: OpenPose's extrapolation quirk).
 * `"cpu"`: `cv2.resize(..., INTER_CUBIC)` (Keys, A = -0.75), half-pixel mapping, replicated borders.
+
+`upsample_merge` returns channel-first maps (N, C, Ht, Wt) for any scales. The body pipeline's
+fast route (one scale, static taps) uses `upsample_rows`, the same interpolation with the x pass
+as one matrix product (vectorized and materialized once by XLA:CPU; the elementwise x pass was
+recomputed, unvectorized, in every consumer) in row-major layout (Ht, N, C, Wt), and
+`sample_taps`, the value at chosen pixels straight from the source taps (PAF samples).
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -145,3 +151,72 @@ def upsample_merge(
         merged = up if merged is None else merged + up
     return merged if len(outputs) == 1 else merged / jnp.float32(len(outputs))
 
+
+
+class StaticTaps(NamedTuple):
+    """Host tables of one scale with static taps: (Ht, 4) rows and (Wt, 4) columns, int32 source
+    indices and float32 weights, as `cuda_taps` / `opencv_taps` give them."""
+
+    y_taps: np.ndarray
+    y_weights: np.ndarray
+    x_taps: np.ndarray
+    x_weights: np.ndarray
+
+    @property
+    def target_hw(self) -> tuple[int, int]:
+        return self.y_taps.shape[0], self.x_taps.shape[0]
+
+
+def static_taps(target_hw: tuple[int, int], map_hw: tuple[int, int], semantics: str) -> StaticTaps:
+    """Host: the taps of scale 0 (any ratio), or of any scale with CPU semantics."""
+    (ht, wt), (h, w) = target_hw, map_hw
+    if semantics == "cpu":
+        return StaticTaps(*opencv_taps(ht, h), *opencv_taps(wt, w))
+    if semantics == "cuda":
+        return StaticTaps(*cuda_taps(ht, h, np.float32(ht) / np.float32(h), xp=np),
+                          *cuda_taps(wt, w, np.float32(wt) / np.float32(w), xp=np))
+    raise ValueError(f"unknown semantics {semantics!r}")
+
+
+def upsample_rows(maps: jnp.ndarray, taps: StaticTaps) -> jnp.ndarray:
+    """(N, h, w, C) -> (Ht, N, C, Wt): the upsampled maps (`upsample_merge` of one scale) in
+    row-major layout. Needs an integer factor Ht / h >= 2.
+
+    x: one matrix product with the (w, Wt) interpolation matrix (materialized once, vectorized);
+    y: the banded sum over five source rows, left to XLA to fuse into the consumer.
+    """
+    n, h, w, c = maps.shape
+    ht, wt = taps.target_hw
+    if ht % h or ht // h < 2:
+        raise ValueError(f"upsample_rows needs an integer factor >= 2, got {h} -> {ht} rows")
+    x_matrix = np.zeros((w, wt), np.float32)
+    np.add.at(x_matrix, (taps.x_taps, np.broadcast_to(np.arange(wt)[:, None], taps.x_taps.shape)),
+              taps.x_weights)
+    band = _band_weights(taps.y_taps, taps.y_weights, h, ht // h)  # (h, f, BAND)
+    pad = BAND // 2
+    rows = jnp.pad(jnp.moveaxis(maps.astype(jnp.float32), 1, 0), [(pad, pad), (0, 0), (0, 0), (0, 0)])
+    xp = jnp.einsum("hnwc,wX->hncX", rows, x_matrix, precision=jax.lax.Precision.HIGHEST)
+    up = sum(xp[d:d + h, None] * band[:, :, d, None, None, None] for d in range(BAND))
+    return up.reshape((ht, n, c, wt))
+
+
+def sample_taps(maps: jnp.ndarray, taps: StaticTaps, frame: jnp.ndarray, channel: jnp.ndarray,
+                y: jnp.ndarray, x: jnp.ndarray) -> jnp.ndarray:
+    """Upsampled values at integer target pixels, straight from the source maps (N, h, w, C).
+
+    frame, channel, y, x: broadcastable int32 indices (y, x target pixels in range). Each value
+    is the separable 4 x 4 tap sum (x first, then y), without building the upsampled maps.
+    """
+    n, h, w, c = maps.shape
+    flat = jnp.moveaxis(maps.astype(jnp.float32), 3, 1).reshape(-1)  # (N, C, h, w)
+    ty, wy = jnp.asarray(taps.y_taps)[y], jnp.asarray(taps.y_weights)[y]  # (..., 4)
+    tx, wx = jnp.asarray(taps.x_taps)[x], jnp.asarray(taps.x_weights)[x]
+    rows = ((frame * c + channel) * h)[..., None] + ty  # (..., 4)
+    patch = flat[rows[..., :, None] * w + tx[..., None, :]]  # (..., 4, 4): [y tap, x tap]
+    out = None
+    for i in range(4):  # unrolled multiply-adds: one elementwise fusion, no small reductions
+        row = patch[..., i, 0] * wx[..., 0]
+        for j in range(1, 4):
+            row = row + patch[..., i, j] * wx[..., j]
+        out = row * wy[..., i] if out is None else out + row * wy[..., i]
+    return out

@@ -32,6 +32,31 @@ def conv3x3_class(impl: str) -> type[nn.Module]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
+def operands(x: jax.Array, operand_dtype: Any) -> jax.Array:
+    """`x` as the operand of a product in `operand_dtype` (None: unchanged).
+
+    On accelerators a cast (bf16 tensor cores). On CPU, where bf16 arithmetic is emulated and
+    slow, the values rounded to `operand_dtype` but kept float32: a product of two bf16 values is
+    exact in float32, so float32 products of rounded operands with float32 accumulation are the
+    numbers bf16 hardware with float32 accumulation computes (up to the order of the sums).
+    """
+    if operand_dtype is None or x.dtype == operand_dtype:
+        return x
+    if jax.default_backend() == "cpu":
+        mantissa = jnp.finfo(operand_dtype).nmant
+        return jax.lax.reduce_precision(x, exponent_bits=8, mantissa_bits=mantissa)
+    return x.astype(operand_dtype)
+
+
+def mixed_conv_general_dilated(operand_dtype: Any) -> Any:
+    """`lax.conv_general_dilated` with operands in `operand_dtype`, accumulated in float32."""
+    def conv_general_dilated(lhs, rhs, *args, **kwargs):
+        return jax.lax.conv_general_dilated(operands(lhs, operand_dtype), operands(rhs, operand_dtype),
+                                            *args, preferred_element_type=jnp.float32, **kwargs)
+
+    return conv_general_dilated
+
+
 def conv(
     x: jax.Array,
     features: int,
@@ -39,14 +64,22 @@ def conv(
     name: str,
     dtype: Any = jnp.float32,
     conv3x3_impl: str = DEFAULT_CONV3X3_IMPL,
+    operand_dtype: Any = None,
 ) -> jax.Array:
     """Caffe `Convolution` (stride 1, dilation 1, pad (k-1)/2, with bias): (N,H,W,Cin) -> (N,H,W,features).
 
     Creates the submodule `name` in the calling compact module, so call it only from inside an
-    `@nn.compact` method. Parameters are float32; the arithmetic runs in `dtype`.
+    `@nn.compact` method. Parameters are float32; the arithmetic runs in `dtype`. With
+    `operand_dtype` (e.g. bfloat16) the input and kernel are rounded to it and the products
+    accumulate in float32 (`operands`); the output stays in `dtype`.
     """
     pad = (kernel_size - 1) // 2
     cls = conv3x3_class(conv3x3_impl) if kernel_size == 3 else nn.Conv
+    extra = {}
+    if operand_dtype is not None:
+        if cls is not nn.Conv:
+            raise ValueError(f"operand_dtype needs the 'xla' 3x3 convolutions, not {conv3x3_impl!r}")
+        extra["conv_general_dilated"] = mixed_conv_general_dilated(operand_dtype)
     layer = cls(
         features=features,
         kernel_size=(kernel_size, kernel_size),
@@ -54,6 +87,7 @@ def conv(
         dtype=dtype,
         param_dtype=jnp.float32,
         name=name,
+        **extra,
     )
     return layer(x)
 

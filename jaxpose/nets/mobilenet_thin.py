@@ -20,11 +20,15 @@ keep `nn.Conv`'s layout (`kernel` (kh, kw, 1, C) resp. (1, 1, Cin, Cout), `bias`
 
 from __future__ import annotations
 
+from typing import Any
+
 import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from jax import lax
+
+from jaxpose.nets.layers import mixed_conv_general_dilated, operands
 
 # (name, output channels, stride) of the MobileNet trunk; Conv2d_0 is a full 3x3 conv, the rest
 # are depthwise 3x3 + pointwise 1x1.
@@ -132,6 +136,7 @@ class DepthwiseConv(nn.Module):
     stride: int = 1
     dtype: jnp.dtype = jnp.float32
     impl: str = "auto"
+    operand_dtype: Any = None  # see `jaxpose.nets.layers.operands`
 
     @nn.compact
     def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
@@ -139,7 +144,12 @@ class DepthwiseConv(nn.Module):
         kernel = self.param(
             "kernel", nn.initializers.lecun_normal(), (self.kernel_size, self.kernel_size, 1, channels), jnp.float32
         )
-        return depthwise_conv(x.astype(self.dtype), kernel.astype(self.dtype), self.stride, self.impl)
+        x, kernel = x.astype(self.dtype), kernel.astype(self.dtype)
+        if self.operand_dtype is None:
+            return depthwise_conv(x, kernel, self.stride, self.impl)
+        # bf16 operands, float32 products and sums (the shifted sums multiply in float32)
+        return depthwise_conv(operands(x, self.operand_dtype).astype(self.dtype),
+                              operands(kernel, self.operand_dtype).astype(self.dtype), self.stride, self.impl)
 
 
 class Pointwise(nn.Module):
@@ -147,12 +157,17 @@ class Pointwise(nn.Module):
 
     features: int
     dtype: jnp.dtype = jnp.float32
+    operand_dtype: Any = None  # see `jaxpose.nets.layers.operands`
 
     @nn.compact
     def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
         kernel = self.param("kernel", nn.initializers.lecun_normal(), (1, 1, x.shape[-1], self.features), jnp.float32)
         bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
-        return x.astype(self.dtype) @ kernel[0, 0].astype(self.dtype) + bias.astype(self.dtype)
+        x, kernel = x.astype(self.dtype), kernel[0, 0].astype(self.dtype)
+        if self.operand_dtype is not None:
+            x, kernel = operands(x, self.operand_dtype), operands(kernel, self.operand_dtype)
+        y = jnp.matmul(x, kernel, preferred_element_type=self.dtype)
+        return y + bias.astype(self.dtype)
 
 
 class MobileNetThin(nn.Module):
@@ -160,12 +175,14 @@ class MobileNetThin(nn.Module):
 
     dtype: jnp.dtype = jnp.float32
     depthwise_impl: str = "auto"  # "shift" | "slices" | "conv" | "auto" (see `depthwise_conv`)
+    operand_dtype: Any = None  # e.g. bfloat16: product operands only (`layers.operands`)
 
     def _separable(self, name: str, features: int, kernel: int, stride: int = 1, relu: bool = True):
         # Params live at "<name>_depthwise" / "<name>_pointwise", like the TF scopes.
         def apply(x: jnp.ndarray) -> jnp.ndarray:
-            x = DepthwiseConv(kernel, stride, self.dtype, self.depthwise_impl, name=f"{name}_depthwise")(x)
-            x = Pointwise(features, self.dtype, name=f"{name}_pointwise")(x)
+            x = DepthwiseConv(kernel, stride, self.dtype, self.depthwise_impl, self.operand_dtype,
+                              name=f"{name}_depthwise")(x)
+            x = Pointwise(features, self.dtype, self.operand_dtype, name=f"{name}_pointwise")(x)
             return nn.relu(x) if relu else x
 
         return apply
@@ -176,7 +193,10 @@ class MobileNetThin(nn.Module):
         chex.assert_axis_dimension(x, 3, 3)
         x = x.astype(self.dtype)
         name0, width0, stride0 = TRUNK[0]
-        x = nn.relu(nn.Conv(width0, (3, 3), strides=stride0, padding="SAME", dtype=self.dtype, name=name0)(x))
+        extra = {} if self.operand_dtype is None else {
+            "conv_general_dilated": mixed_conv_general_dilated(self.operand_dtype)}
+        x = nn.relu(nn.Conv(width0, (3, 3), strides=stride0, padding="SAME", dtype=self.dtype, name=name0,
+                            **extra)(x))
         taps = {}
         for name, width, stride in TRUNK[1:]:
             x = self._separable(name, width, 3, stride)(x)

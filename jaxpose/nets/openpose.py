@@ -31,9 +31,10 @@ class _CaffeNet(nn.Module):
 
     dtype: Any = jnp.float32
     conv3x3_impl: str = DEFAULT_CONV3X3_IMPL
+    operand_dtype: Any = None  # e.g. bfloat16: convolution operands only (`layers.operands`)
 
     def _conv(self, x: jax.Array, name: str, features: int, kernel_size: int = 3) -> jax.Array:
-        return conv(x, features, kernel_size, name, self.dtype, self.conv3x3_impl)
+        return conv(x, features, kernel_size, name, self.dtype, self.conv3x3_impl, self.operand_dtype)
 
     def _conv_relu(self, x: jax.Array, name: str, features: int, kernel_size: int = 3) -> jax.Array:
         return nn.relu(self._conv(x, name, features, kernel_size))

@@ -133,8 +133,21 @@ def pose_fn_settings(options: Mapping[str, Any]) -> dict[str, Any]:
         hand_scale_number=options["hand_scale_number"],
         hand_scale_range=options["hand_scale_range"],
         face_detector=FACE_DETECTORS[options["face_detector"]],
+        dtype=str(options["precision"]).lower(),
+        devices=_devices(options),
         max_compiled=options["max_compiled"] if "max_compiled" in options.get("given", ()) else None,
     )
+
+
+def _devices(options: Mapping[str, Any]) -> Any:
+    """--num_gpu / --num_gpu_start -> `make_pose_fn`'s devices (None: the default device alone)."""
+    from jaxpose.sharding import devices_for_flags
+
+    try:
+        return devices_for_flags(options["num_gpu"], options["num_gpu_start"])
+    except InputError as error:
+        message = str(error).replace("num_gpu_start=", "--num_gpu_start ").replace("num_gpu=", "--num_gpu ")
+        raise UsageError(message) from None
 
 
 def build_pipeline(options: Mapping[str, Any], body: Any = None) -> Pipeline:
@@ -150,12 +163,13 @@ def build_pipeline(options: Mapping[str, Any], body: Any = None) -> Pipeline:
         raise UsageError(f"--face_detector {options['face_detector']} is not implemented; use 0 (body) or 1 (OpenCV).")
     if options["semantics"] not in ("cuda", "cpu"):
         raise UsageError(f"--semantics must be cuda or cpu (got {options['semantics']!r}).")
+    settings = pose_fn_settings(options)  # before loading: a bad --num_gpu fails fast
     if body is None:
         body = load_body_model(options)
     model_pose = body.spec.name
     hand = _load_caffe(options["model_folder"], "HAND", "--hand") if options["hand"] else None
     face = _load_caffe(options["model_folder"], "FACE", "--face") if options["face"] else None
-    settings = dict(pose_fn_settings(options), hand=hand, face=face)
+    settings = dict(settings, hand=hand, face=face)
     pose_fn = make_pose_fn(body, net_resolution_dynamic=options["net_resolution_dynamic"], **settings)
     stream_pose_fn = make_pose_fn(body, net_resolution_dynamic=-1.0, **settings)
     if hand is None and face is None:

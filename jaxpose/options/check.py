@@ -15,6 +15,7 @@ from jaxpose.options.table import parse_resolution, parse_square
 def check_options(options: Any) -> list[str]:
     """Flag consistency (OpenPose's start-up rules, where they apply). Returns notes to print."""
     from jaxpose.options.build import canonical_model_pose
+    from jaxpose.pipeline import COMPUTE_DTYPES
     from jaxpose.specs import SPECS
     from jaxpose.io.keypoint_scale import KEYPOINT_SCALE_MODES
     from jaxpose.io.writers.heatmaps import HEATMAP_SCALE_MODES
@@ -27,6 +28,12 @@ def check_options(options: Any) -> list[str]:
     model_pose = canonical_model_pose(options.model_pose)
     if options.batch < 1:
         raise UsageError(f"--batch must be >= 1 (got {options.batch}).")
+    if options.num_gpu == 0 or options.num_gpu < -1:
+        raise UsageError(f"--num_gpu must be -1 (all devices) or >= 1 (got {options.num_gpu}).")
+    if options.num_gpu_start < 0:
+        raise UsageError(f"--num_gpu_start must be >= 0, the index of the first device (got {options.num_gpu_start}).")
+    if str(options.precision).lower() not in COMPUTE_DTYPES:
+        raise UsageError(f"--precision {options.precision!r}: use float32 (default) or bf16.")
     _check_scales(options, parse_resolution("net_resolution", options.net_resolution))
     if options.keypoint_scale not in KEYPOINT_SCALE_MODES:
         raise UsageError(f"--keypoint_scale must be one of 0-6 (got {options.keypoint_scale}).")
