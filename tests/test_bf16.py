@@ -5,7 +5,7 @@ which is what bf16 hardware with float32 accumulation computes: checked here aga
 ml_dtypes-rounded operands. The keypoints of the default model in bf16 are compared with float32 on
 the photos of ../shared/media: MobileNet-thin is sensitive to bf16 (net output up to ~0.1 off), so
 about half the keypoints are identical and most move by at most one step of the network's grid; the
-test pins those measured properties (see docs/sections/speed.md for the figures).
+test pins those measured properties (the README's bf16 section gives the figures).
 """
 
 from __future__ import annotations

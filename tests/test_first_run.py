@@ -21,9 +21,7 @@ import pytest
 
 from conftest import REPO
 
-# Where the set-up command is written: the README once the newcomer section is spliced in, the
-# section file until then.
-COMMAND_SOURCES = ("README.md", "docs/sections/newcomer.md")
+COMMAND_SOURCES = ("README.md",)  # where the set-up command is written
 SAMPLES = ("basketball_1", "basketball_2", "skier")
 
 

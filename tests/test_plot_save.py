@@ -20,8 +20,8 @@ def test_docstring_says_to_save_or_show():
         assert "savefig" in text and "plt.show()" in text
 
 
-def test_section_example_saves_and_shows():
-    section = (REPO / "docs" / "sections" / "newcomer.md").read_text()
+def test_readme_example_saves_and_shows():
+    section = (REPO / "README.md").read_text()
     examples = [b for b in re.findall(r"```python\n(.*?)```", section, re.S) if "jaxpose.plot" in b]
     assert examples and all("savefig(" in b and "plt.show()" in b for b in examples)
 

@@ -2,7 +2,7 @@
 
     inputs, problems = read_manifest("study.txt")      # [Input(line, path, name)], ["study.txt:3: ..."]
 
-Rules (docs/sections/batch.md, "The manifest"):
+Rules (README, "Many videos, many machines" > "The manifest"):
 - blank lines and lines starting with `#` are ignored; surrounding spaces are stripped;
 - relative paths are relative to the manifest's folder; `~` is expanded;
 - a line naming an existing file or folder is taken as it is; otherwise it is a glob (`*`, `?`,
