@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
 
+    load_before = os.getloadavg()[0]
     frames = decode(VIDEO, args.frames)
     base = [str(VIDEO), "--frame_last", str(len(frames) - 1), "--batch", str(args.batch), "--quiet"]
     pipeline, load_s = timed(lambda: build_pipeline(vars(flags.parse(base))))
@@ -157,7 +158,8 @@ once (load {load_s:.1f} s, first batch {compile_s:.1f} s, both outside the timin
 from the first result of the first batch reaching the writer to the first of the last batch.
 Peer: `pose_fn.batch` on frames decoded beforehand (device call + host matcher, no decoding,
 no writing). Machine: {os.cpu_count()}-core CPU ({platform.machine()}), jax {jax.__version__} on
-`{jax.default_backend()}`, **shared with other developers' jobs while it ran**.
+`{jax.default_backend()}`; 1-minute load average {load_before:.1f} before the run and
+{os.getloadavg()[0]:.1f} after it (2.0 = both cores busy; above that, other jobs shared them).
 
 {markdown_table(["mode", "command frames/s", "pose_fn.batch frames/s", "command / batch (median of ratios)",
                  "writer busy", "per-round ratios"], rows)}
