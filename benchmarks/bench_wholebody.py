@@ -25,7 +25,7 @@ import cv2
 import jax
 import numpy as np
 
-from benchmarks.common import interleaved, markdown_table, median_ratio, peak_rss_mib, timed, write_section
+from benchmarks.common import interleaved, load_note, markdown_table, median_ratio, peak_rss_mib, timed, write_section
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("JAXPOSE_SHARED", REPO.parent / "shared"))
@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-crop", action="store_true",
                         help="also time the one-crop-after-the-other variant (per_crop=True)")
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]
     plan = [(int(s.split(":")[0]), [int(p) for p in s.split(":")[1].split(",")]) for s in args.sides]
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -160,8 +161,7 @@ def main(argv: list[str] | None = None) -> None:
         "the crop count (6 crops = 4 + 2: no padding computed on CPU), all crops of a call in one "
         "network batch; 'per crop' (with `--per-crop`) is the same with the crops run one after "
         "the other inside the call (`per_crop=True`), timed in the same rounds. 'first call' = our compile + first "
-        "run. The machine was shared with other developers' jobs while it ran: absolute seconds "
-        "are inflated and noisy, the ratios are paired per sample.\n\n"
+        f"run. Machine: {load_note(load_before)}; the ratios are paired per sample.\n\n"
         + markdown_table(["net side", "people", "crops", "ours s", "OpenCV s", "ours/OpenCV (median of ratios)",
                           "per crop/OpenCV", "our first call s"], rows)
         + "\n\nLeast-squares seconds per extra person:\n\n"

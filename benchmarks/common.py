@@ -6,6 +6,7 @@ sample by sample, alternately, and we report the median of the per-sample ratios
 
 from __future__ import annotations
 
+import os
 import re
 import resource
 import statistics
@@ -41,6 +42,13 @@ def median_ratio(numerator: list[float], denominator: list[float]) -> float:
 def peak_rss_mib() -> float:
     """Peak resident memory of this process so far, MiB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def load_note(load_before: float) -> str:
+    """The machine's 1-minute load average before and now, and how to read it (cores = full)."""
+    cores = os.cpu_count()
+    return (f"1-minute load average {load_before:.1f} before the run and {os.getloadavg()[0]:.1f} after it "
+            f"({cores}.0 = all {cores} cores busy; above that, other jobs shared them)")
 
 
 def timed(fn: Callable[[], object]) -> tuple[object, float]:
