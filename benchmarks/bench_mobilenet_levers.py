@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from benchmarks.common import interleaved, markdown_table, median_ratio, timed, write_section
+from benchmarks.common import interleaved, load_note, markdown_table, median_ratio, timed, write_section
 
 YNN = "xla_cpu_experimental_ynn_fusion_type"
 COMPILER_LEVERS = {
@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--skip-conv", action="store_true", help="leave out the (slow) grouped-conv depthwise")
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]
     w, h = (int(v) for v in args.size.split("x"))
 
     graph = fetch_graph()
@@ -176,8 +177,8 @@ def main(argv: list[str] | None = None) -> None:
     text = (
         f"## MobileNet-thin CPU levers ({w}x{h}, batch {args.batch})\n\n"
         f"`python -m benchmarks.bench_mobilenet_levers --size {w}x{h} --batch {args.batch} --samples {args.samples}`; "
-        f"host {os.cpu_count()} CPUs (this process pinned to {len(os.sched_getaffinity(0))}) shared with other jobs "
-        "while measured (ratios, not absolute times); "
+        f"host {os.cpu_count()} CPUs (this process pinned to {len(os.sched_getaffinity(0))}); "
+        f"{load_note(load_before)}; ratios, not absolute times; "
         f"jax {jax.__version__}, {ov_version}; float32; {args.samples} interleaved samples.\n\n"
         + markdown_table(header, rows) + "\n"
     )

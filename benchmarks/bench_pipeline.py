@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxpose
-from benchmarks.common import interleaved, markdown_table, median_ratio, peak_rss_mib, timed, write_section
+from benchmarks.common import interleaved, load_note, markdown_table, median_ratio, peak_rss_mib, timed, write_section
 from jaxpose.assemble import assemble_people
 from jaxpose.device.postprocess import postprocess
 from jaxpose.device.preprocess import normalize, warp_image
@@ -169,11 +169,9 @@ def video_section(model, frames: np.ndarray, samples: int, batch: int) -> tuple[
     return rows, info
 
 
-def machine_note() -> str:
-    load = os.getloadavg()
-    return (f"Host: {os.cpu_count()} CPU cores shared with other jobs (load average "
-            f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end of the run): absolute times "
-            "are inflated and noisy, the interleaved ratios less so.")
+def machine_note(load_before: float) -> str:
+    return (f"Host: {os.cpu_count()} CPU cores; {load_note(load_before)}: absolute times drift, "
+            "the interleaved ratios less so.")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -184,6 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]
 
     model, model_name = load_default_model()
     photo_rows, photo = post_section(model, read_rgb(MEDIA / PHOTO), args.samples)
@@ -196,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
         "",
         f"Model {model_name}, device `{device.platform}` ({device.device_kind}), "
         f"`python -m benchmarks.bench_pipeline`. Medians over interleaved samples; "
-        f"'x network' = median of per-sample ratios. {machine_note()}",
+        f"'x network' = median of per-sample ratios. {machine_note(load_before)}",
         "",
         f"**Photo** `{PHOTO}` ({photo['image'][0]}x{photo['image'][1]}, net input "
         f"{photo['net'][0]}x{photo['net'][1]}, {photo['people']} people, {photo['peaks']} peaks, "

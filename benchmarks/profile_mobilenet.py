@@ -32,7 +32,7 @@ from collections import defaultdict
 import jax
 import numpy as np
 
-from benchmarks.common import markdown_table, write_section
+from benchmarks.common import load_note, markdown_table, write_section
 
 KINDS = (
     "Conv2d_0 (full 3x3, stride 2)",
@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--depthwise-impl", default="auto", help="our MobileNetThin depthwise_impl")
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]
     w, h = (int(v) for v in args.size.split("x"))
 
     graph = fetch_graph()
@@ -185,8 +186,8 @@ def main(argv: list[str] | None = None) -> None:
         f"depthwise_impl={args.depthwise_impl})\n\n"
         f"`python -m benchmarks.profile_mobilenet --size {w}x{h} --batch {args.batch} --samples {args.samples} "
         f"--depthwise-impl {args.depthwise_impl}`; "
-        f"host {os.cpu_count()} CPUs (shared with other jobs while measured: absolute times drift, compare "
-        f"rows of one table only); jax {jax.__version__}, OpenVINO {ov.__version__} ({threads} threads); "
+        f"host {os.cpu_count()} CPUs; {load_note(load_before)}; absolute times drift, compare "
+        f"rows of one table only; jax {jax.__version__}, OpenVINO {ov.__version__} ({threads} threads); "
         f"float32. Mean per run over {args.samples} interleaved runs (OpenVINO, ours, ...).\n\n"
         + markdown_table(header, rows) + "\n"
     )
