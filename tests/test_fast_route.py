@@ -89,6 +89,18 @@ def test_rows_peaks_equal_find_peaks_on_busy_random_maps():
     _compare_peaks(maps.reshape(2, 3, 40, 60), thr=0.05, max_peaks=127)
 
 
+def test_rows_peaks_equal_find_peaks_on_plateaus_ties_and_non_finite_values():
+    """Equal neighbours (quantized maps), NaN and inf pixels: the separable neighbour maximum of
+    the rows route decides every pixel as the 8 comparisons of `find_peaks` do."""
+    rng = np.random.default_rng(7)
+    maps = np.round(rng.random((2, 3, 30, 41)) * 4).astype(np.float32) / 4  # many ties
+    maps[rng.random(maps.shape) < 0.02] = np.nan
+    maps[rng.random(maps.shape) < 0.01] = np.inf
+    maps[rng.random(maps.shape) < 0.01] = -np.inf
+    want = _compare_peaks(maps, thr=0.3, max_peaks=127)
+    assert (np.asarray(want.totals) > 0).any()
+
+
 def test_rows_peaks_equal_find_peaks_on_hand_built_cases():
     m = np.zeros((1, 4, 16, 16), np.float32)
     spots = [(1, 9), (1, 2), (6, 5), (10, 1), (10, 8), (14, 13), (1, 14), (14, 1)]

@@ -177,13 +177,19 @@ def _prefix_sum(counts: jnp.ndarray) -> jnp.ndarray:
 
 
 def _strict_interior(rows: jnp.ndarray, threshold: jnp.ndarray) -> jnp.ndarray:
-    """(R, ..., W) rows -> bool (R - 2, ..., W - 2): CUDA peak test (§6.1) of the interior pixels."""
+    """(R, ..., W) rows -> bool (R - 2, ..., W - 2): CUDA peak test (§6.1) of the interior pixels.
+
+    centre > threshold and centre > each of its 8 neighbours, written as centre > the neighbours'
+    maximum, taken separably (left/right in each row, then the 3-wide maxima of the rows above and
+    below): the same result (a NaN neighbour makes the maximum NaN and the test false, as it
+    makes one comparison false), in fewer operations per pixel.
+    """
     r, w = rows.shape[0], rows.shape[-1]
     centre = rows[1:-1, ..., 1:-1]
-    mask = centre > threshold
-    for dy, dx in _NEIGHBOURS:
-        mask = mask & (centre > rows[1 + dy:r - 1 + dy, ..., 1 + dx:w - 1 + dx])
-    return mask
+    sides = jnp.maximum(rows[..., :-2], rows[..., 2:])  # (R, ..., W - 2): left / right neighbours
+    wide = jnp.maximum(sides, rows[..., 1:-1])  # 3-wide maxima
+    neighbours = jnp.maximum(jnp.maximum(wide[:-2], wide[2:]), sides[1:-1])
+    return (centre > threshold) & (centre > neighbours)
 
 
 def find_peaks_rows(
