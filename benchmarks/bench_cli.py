@@ -33,7 +33,7 @@ import cv2
 import jax
 import numpy as np
 
-from benchmarks.common import markdown_table, peak_rss_mib, timed, write_section
+from benchmarks.common import load_note, markdown_table, peak_rss_mib, timed, write_section
 from jaxpose.cli import flags, run
 from jaxpose.options.build import build_pipeline
 
@@ -158,8 +158,7 @@ once (load {load_s:.1f} s, first batch {compile_s:.1f} s, both outside the timin
 from the first result of the first batch reaching the writer to the first of the last batch.
 Peer: `pose_fn.batch` on frames decoded beforehand (device call + host matcher, no decoding,
 no writing). Machine: {os.cpu_count()}-core CPU ({platform.machine()}), jax {jax.__version__} on
-`{jax.default_backend()}`; 1-minute load average {load_before:.1f} before the run and
-{os.getloadavg()[0]:.1f} after it (2.0 = both cores busy; above that, other jobs shared them).
+`{jax.default_backend()}`; {load_note(load_before)}.
 
 {markdown_table(["mode", "command frames/s", "pose_fn.batch frames/s", "command / batch (median of ratios)",
                  "writer busy", "per-round ratios"], rows)}

@@ -6,8 +6,8 @@ XLA:CPU runs one network on all cores of the process; on the 2-core machine it s
 (the profile in RESULTS.md, "mobilenet_thin_profile"). This measures the alternative a batch job
 or a video pipeline could use: as many processes as cores, each pinned to one core
 (`os.sched_setaffinity` before JAX starts), each running frames one at a time. Per round: the
-single process's frames/s, then all pinned processes started together (their frames/s summed
-over the interval where all of them run), alternately. Reports the medians and the median of the
+single process's frames/s, then all pinned processes released together (the sum of each one's
+frames/s over its own frames), alternately. Reports the medians and the median of the
 per-round ratios. Writes the "cpu_processes" section of RESULTS.md.
 """
 

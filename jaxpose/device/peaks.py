@@ -184,7 +184,6 @@ def _strict_interior(rows: jnp.ndarray, threshold: jnp.ndarray) -> jnp.ndarray:
     below): the same result (a NaN neighbour makes the maximum NaN and the test false, as it
     makes one comparison false), in fewer operations per pixel.
     """
-    r, w = rows.shape[0], rows.shape[-1]
     centre = rows[1:-1, ..., 1:-1]
     sides = jnp.maximum(rows[..., :-2], rows[..., 2:])  # (R, ..., W - 2): left / right neighbours
     wide = jnp.maximum(sides, rows[..., 1:-1])  # 3-wide maxima
