@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import socket
 import socketserver
 import threading
@@ -198,7 +199,25 @@ def test_usage_errors_exit_2_with_one_line(tree, tmp_path):
     assert code == 2 and "from the manifest" in err
     code, err = _run(manifest, "--out", tmp_path / "o", "--skip_existing")
     assert code == 2 and "resumes by itself" in err
+    code, err = _run(manifest, "--out", tmp_path / "o", "--cpu_workers", "-1")
+    assert code == 2 and "--cpu_workers must be >= 0 (got -1)" in err
+    too_many = len(os.sched_getaffinity(0)) + 1
+    code, err = _run(manifest, "--out", tmp_path / "o", "--cpu_workers", too_many)
+    assert code == 2 and f"may use {too_many - 1} CPU core(s); give at most {too_many - 1}" in err
+    code, err = _run(manifest, "--out", tmp_path / "o", "--cpu_workers", "1", "--ray", "auto")
+    assert code == 2 and "--cpu_workers is for a job without --ray" in err and err.count("error:") == 1
     assert not (tmp_path / "o" / ".jaxpose-job").exists()
+
+
+def test_core_sets_split_the_cores_evenly_in_order():
+    from jaxpose.batch.processes import core_sets
+
+    assert core_sets(2, [0, 1]) == [[0], [1]]
+    assert core_sets(1, [0, 1, 2]) == [[0, 1, 2]]
+    assert core_sets(3, [0, 1, 2, 3, 4, 5, 6]) == [[0, 1, 2], [3, 4], [5, 6]]
+    assert core_sets(2, [4, 9, 12]) == [[4, 9], [12]]
+    with pytest.raises(UsageError, match="--cpu_workers 3: this process may use 2 CPU core"):
+        core_sets(3, [0, 1])
 
 
 def test_ray_address_that_does_not_answer(tree, tmp_path):

@@ -3,7 +3,8 @@ file for file (JSON, CSV, COCO byte-equal; the stitched video frame-equal) on th
 chunks and an image folder; a corrupt input is reported and the others finish; a driver killed
 with SIGKILL partway and started again finishes with the same files and nothing half-written; a
 seek that lands on the wrong frame is caught at the seam and redone; another --net_resolution on
-resume is refused."""
+resume is refused; pinned worker processes (--cpu_workers), one of them killed mid-chunk, write
+the same files."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import jax
 import pytest
 
 import jaxpose
+from jaxpose.batch.work import TEST_EXIT_ENV
 from jaxpose.cli import batch as batch_cli
 from jaxpose.io import readers
 from conftest import REPO
@@ -125,3 +127,29 @@ def test_a_seek_that_lands_elsewhere_is_caught_and_redone(media, tmp_path, monke
     assert_same_outputs(out, ref, names=["walk"])
     markers = sorted((out / ".jaxpose-job" / "done" / "walk").glob("0*.json"))
     assert [json.loads(m.read_text())["seek"] for m in markers] == [True, False, False]
+
+
+def test_pinned_cpu_workers_with_one_killed_mid_chunk_equal_the_plain_command(media, tmp_path, monkeypatch):
+    """--cpu_workers 2: two spawned processes, one per core; one dies after writing 2 frames of a
+    chunk (the test hook), is started again on its core and the chunk retried; the job's files
+    equal the plain command's, nothing half-written, and each worker ran on its own core."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        pytest.skip("needs 2 CPU cores")
+    root, manifest, ref = media
+    for key, value in jax_cache_env(root).items():  # the workers compile from the reference's cache
+        monkeypatch.setenv(key, value)
+    flag = tmp_path / "worker-died-once"
+    monkeypatch.setenv(TEST_EXIT_ENV, f"2:{flag}")
+    out = tmp_path / "out"
+    code, err = _batch(manifest, "--out", out, *WRITE, *MODEL, *JOB, "--cpu_workers", "2")
+    assert code == 0, err
+    assert flag.exists()  # a worker did die mid-chunk
+    assert_same_outputs(out, ref)
+    assert leftovers(out) == []
+    summary = json.loads((out / ".jaxpose-job" / "summary.json").read_text())
+    assert summary["backend"] == "local, 2 pinned processes"
+    assert summary["frames"] == 19 and summary["inputs_done"] == 4
+    assert sum(w["chunks"] for w in summary["workers"]) == 7
+    assert {tuple(w["cores"]) for w in summary["workers"]} <= {(cores[0],), (cores[1],)}
+    assert len({w["worker"] for w in summary["workers"]}) >= 2  # the restarted one is a new process

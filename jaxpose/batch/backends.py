@@ -171,6 +171,8 @@ def connect_ray(address: str | None) -> tuple[Any, bool, bool]:
 class RayBackend:
     """Chunks on a pool of Ray actors (see the module docstring)."""
 
+    progress_per_chunk = True
+
     def __init__(self, options: Options, job: JobDir, connection: tuple[Any, bool, bool],
                  address: str | None, workers: int) -> None:
         self.ray, self.started, connected = connection

@@ -1,11 +1,12 @@
 """The batch job's driver: plan (or resume), run the chunks still to do, finish each input, report.
 
-    status = run_job(inputs, options, out="results", chunk_frames=500, ray=None, stderr=sys.stderr)
+    status = run_job(inputs, options, out="results", chunk_frames=500, ray=None, cpu_workers=0,
+                     stderr=sys.stderr)
 
 1. plan every input (frame counts, chunk boundaries) and record it, or check the recorded plan
    (same options, chunking, inputs and input files; else UsageError);
 2. delete what a killed run left half-written; skip chunks with a marker;
-3. run the others (locally or on Ray); each finished chunk gets its marker; an input whose
+3. run the others (in this process, on pinned local processes, or on Ray); each finished chunk gets its marker; an input whose
    chunks are all done has its seams checked (a wrong one is redone from the start) and its
    video and COCO file stitched;
 4. the summary: printed, and written to `.jaxpose-job/summary.json`.
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from jaxpose.batch.backends import LocalBackend, RayBackend, Task, connect_ray
+from jaxpose.batch.processes import ProcessBackend
 from jaxpose.batch.finalize import finalize_input, first_bad_seam
 from jaxpose.batch.jobdir import JobDir, check_resume, plan_record
 from jaxpose.batch.manifest import Input
@@ -76,6 +78,8 @@ def summarize(plans: list[InputPlan], job: JobDir, run: _Run, backend: str, stat
         })
         for r in done:
             w = workers.setdefault(r["worker"], {"worker": r["worker"], "chunks": 0, "frames": 0, "seconds": 0.0})
+            if "cores" in r:  # --cpu_workers: the cores the worker process was pinned to
+                w["cores"] = r["cores"]
             w["chunks"] += 1
             w["frames"] += r["frames"]
             w["seconds"] += r["seconds"]
@@ -100,7 +104,8 @@ def format_job_summary(summary: dict[str, Any]) -> str:
         f"({summary['backend']}, this run {seconds:.1f} s)"
     ]
     for w in summary["workers"]:
-        lines.append(f"  worker {w['worker']}: {w['chunks']} chunks, {w['frames']} frames, "
+        cores = f" (cores {','.join(map(str, w['cores']))})" if "cores" in w else ""
+        lines.append(f"  worker {w['worker']}{cores}: {w['chunks']} chunks, {w['frames']} frames, "
                      f"{w['frames_per_s']:.2f} frames/s")
     for i in summary["inputs"]:
         if i["state"] != "done":
@@ -126,7 +131,7 @@ def prepare(inputs: list[Input], options: Options, out: Path, chunk_frames: int,
 
 def run_job(inputs: list[Input], options: Options, out: str | Path, *, chunk_frames: int,
             manifest: str = "", ray: str | None = None, use_ray: bool = False, ray_workers: int = 0,
-            stderr: TextIO | None = None) -> int:
+            cpu_workers: int = 0, stderr: TextIO | None = None) -> int:
     """Run (or resume) the job. Returns the exit status: 0 all done, 1 failures, 130/143 stopped.
 
     Raises UsageError before any work for a plan that does not match the recorded one or a Ray
@@ -135,14 +140,15 @@ def run_job(inputs: list[Input], options: Options, out: str | Path, *, chunk_fra
     stderr = stderr or sys.stderr
     connection = connect_ray(ray) if use_ray else None  # a Ray address that does not answer: before any work
     try:
-        return _drive(inputs, options, Path(out), chunk_frames, manifest, connection, ray, ray_workers, stderr)
+        return _drive(inputs, options, Path(out), chunk_frames, manifest, connection, ray, ray_workers,
+                      cpu_workers, stderr)
     finally:
         if connection is not None and connection[1]:
             connection[0].shutdown()
 
 
 def _drive(inputs: list[Input], options: Options, out: Path, chunk_frames: int, manifest: str,
-         connection: Any, ray: str | None, ray_workers: int, stderr: TextIO) -> int:
+         connection: Any, ray: str | None, ray_workers: int, cpu_workers: int, stderr: TextIO) -> int:
     use_ray = connection is not None
     job, plans = prepare(inputs, options, out, chunk_frames, manifest)
     run = _Run()
@@ -165,6 +171,7 @@ def _drive(inputs: list[Input], options: Options, out: Path, chunk_frames: int, 
             if todo:
                 progress.add_total(sum(chunk_frame_count(t.plan, t.chunk.index) for t in todo))
                 backend = (RayBackend(options, job, connection, ray, ray_workers) if use_ray
+                           else ProcessBackend(options, job, cpu_workers) if cpu_workers
                            else LocalBackend(options, job, progress))
                 for task in todo:
                     backend.submit(task)
@@ -179,7 +186,7 @@ def _drive(inputs: list[Input], options: Options, out: Path, chunk_frames: int, 
                     for line, trace in result["failures"]:
                         report.error(line, trace)
                     job.mark_done(task.chunk, result)
-                    if backend is not None and use_ray:
+                    if getattr(backend, "progress_per_chunk", False):
                         progress.update(chunk_frame_count(plan, task.chunk.index))
                     if all(job.finished(c) for c in plan.chunks()):
                         redo = _finish_input(plan, options, job, run, report)

@@ -32,7 +32,7 @@ WRITE_FLAGS = ("write_json", "write_images", "write_keypoint", "write_heatmaps",
 _ADDRESS = re.compile(r"^(auto|local|ray://\S+|\[?[\w.:-]*\]?:\d+)$")
 
 USAGE = """\
-Usage: jaxpose batch MANIFEST --out DIR [--ray [ADDRESS]] [--ray_workers N] [--chunk_frames N]
+Usage: jaxpose batch MANIFEST --out DIR [--cpu_workers N | --ray [ADDRESS] [--ray_workers N]] [--chunk_frames N]
                      [jaxpose flags: --write_json json --write_video rendered.avi --net_resolution ...]
 
 MANIFEST: a text file, one video, image folder, image or glob per line (# comments, blank lines
@@ -42,9 +42,11 @@ finished chunks are skipped, the rest is done exactly once.
 
 --ray [ADDRESS]: run on a Ray cluster (pip install 'jaxpose[ray]'): --ray alone starts a local
 one; ADDRESS is HOST:PORT, ray://HOST:PORT or auto. DIR must be on storage every node can write.
+--cpu_workers N: on a CPU machine, N local processes, each pinned to its own cores (N <= cores).
 
 Examples:
   jaxpose batch videos.txt --out results --write_json json --write_video rendered.avi
+  jaxpose batch videos.txt --out results --write_json json --cpu_workers 2
   jaxpose batch videos.txt --out /shared/results --write_json json --ray 10.0.0.5:6379
 """
 
@@ -94,6 +96,12 @@ def check_batch_options(options: Options) -> None:
         raise UsageError(f"--chunk_frames must be >= 0 (got {options.chunk_frames}).")
     if options.ray_workers < 0:
         raise UsageError(f"--ray_workers must be >= 0 (got {options.ray_workers}).")
+    if options.cpu_workers < 0:
+        raise UsageError(f"--cpu_workers must be >= 0 (got {options.cpu_workers}).")
+    if options.cpu_workers:
+        from jaxpose.batch.processes import core_sets, usable_cores
+
+        core_sets(options.cpu_workers, usable_cores())
     for name in WRITE_FLAGS:
         value = getattr(options, name)
         if value and (Path(value).is_absolute() or ".." in Path(value).parts):
@@ -144,6 +152,8 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
             stdout.write(help_text())
             return 0
         check_batch_options(options)
+        if use_ray and options.cpu_workers:
+            raise UsageError("--cpu_workers is for a job without --ray; with --ray give --ray_workers.")
         notes = check_options(options) + check_tracking_options(options)
         manifest = options.inputs[0]
         inputs, problems = read_manifest(manifest)
@@ -158,7 +168,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
                 print(f"jaxpose: note: {note}", file=stderr)
         return run_job(inputs, options, options.out, chunk_frames=options.chunk_frames,
                        manifest=str(Path(manifest).resolve()), ray=address, use_ray=use_ray,
-                       ray_workers=options.ray_workers, stderr=stderr)
+                       ray_workers=options.ray_workers, cpu_workers=options.cpu_workers, stderr=stderr)
     except UsageError as error:
         print(f"jaxpose: error: {error}\nRun `jaxpose batch --help` for the flags.", file=stderr)
         return EXIT_USAGE
