@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import jax
 import pytest
@@ -153,3 +154,51 @@ def test_pinned_cpu_workers_with_one_killed_mid_chunk_equal_the_plain_command(me
     assert sum(w["chunks"] for w in summary["workers"]) == 7
     assert {tuple(w["cores"]) for w in summary["workers"]} <= {(cores[0],), (cores[1],)}
     assert len({w["worker"] for w in summary["workers"]}) >= 2  # the restarted one is a new process
+
+
+def _spawned_children(parent: int) -> list[int]:
+    """Pids of `parent`'s multiprocessing workers (children whose command line is spawn_main)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and b"spawn_main" in cmdline:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def test_pinned_workers_die_with_a_killed_driver_and_the_job_resumes(media, tmp_path):
+    """SIGKILL to the driver of a --cpu_workers 2 job: its worker processes go too (none keeps
+    writing behind a resumed run); the same command again finishes with the plain command's files."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs 2 CPU cores")
+    root, manifest, ref = media
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "jaxpose", "batch", str(manifest), "--out", str(out), *WRITE, *MODEL, *JOB,
+               "--cpu_workers", "2"]
+    env = copy_env(jax_cache_env(root))
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = out / ".jaxpose-job" / "done"
+    deadline = time.monotonic() + 300
+    workers = []
+    while time.monotonic() < deadline and process.poll() is None:
+        workers = _spawned_children(process.pid) or workers
+        if len(list(done.glob("*/0*.json")) if done.is_dir() else []) >= 2:
+            os.kill(process.pid, signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    assert process.wait() == -signal.SIGKILL, process.stderr.read().decode()
+    assert len(workers) == 2
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.05)
+    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()
+             and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+    assert alive == []
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert_same_outputs(out, ref)
+    assert leftovers(out) == []

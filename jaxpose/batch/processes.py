@@ -13,12 +13,15 @@ out of memory) is replaced on the same cores and its chunk retried, up to `MAX_R
 all, as Ray does for its actors (each worker has its own inbox holding at most two chunks, so
 the driver always knows which chunks a dead worker held); a chunk that fails with an error is reported, not retried. The
 workers ignore Ctrl-C: the driver decides, and `shutdown` stops them (files are written atomically,
-so a stopped worker leaves no half-written file).
+so a stopped worker leaves no half-written file); a driver that dies takes its workers with it
+(Linux's parent-death signal), so none races a resumed run. Linux only (`sched_setaffinity`).
 """
 
 from __future__ import annotations
 
 import collections
+import ctypes
+import ctypes.util
 import dataclasses
 import itertools
 import multiprocessing
@@ -35,10 +38,14 @@ MAX_RESTARTS = 3      # worker processes started again after dying, in all
 IN_FLIGHT_PER_WORKER = 2  # chunks queued in a worker's inbox: it never waits for the driver
 POLL_S = 0.5          # how often `next` looks for dead workers while it waits
 STOP_WAIT_S = 5.0     # `shutdown`: how long a worker may take to stop before it is killed
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 
 def usable_cores() -> list[int]:
-    """The CPU cores this process may run on (its affinity), sorted."""
+    """The CPU cores this process may run on (its affinity), sorted (UsageError off Linux)."""
+    if not hasattr(os, "sched_getaffinity"):
+        raise UsageError("--cpu_workers pins processes to cores with os.sched_setaffinity, which this "
+                         "system lacks (Linux only); leave --cpu_workers out.")
     return sorted(os.sched_getaffinity(0))
 
 
@@ -65,10 +72,20 @@ class _Worker:
     task_ids: list[int] = dataclasses.field(default_factory=list)  # given, not reported yet
 
 
+def _die_with_parent(parent: int) -> None:
+    """Have Linux kill this process when the driver dies (even by SIGKILL), so that no worker
+    outlives it and races a resumed run; exit at once if the driver is already gone."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _worker_main(index: int, cores: list[int], options: dict[str, Any], out: str,
-                 inbox: Any, results: Any) -> None:
+                 inbox: Any, results: Any, parent: int) -> None:
     """A worker process: pin, build the models, then run tasks until told to stop (None)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
     os.sched_setaffinity(0, cores)
     from jaxpose.batch.backends import ChunkWorker
 
@@ -118,7 +135,8 @@ class ProcessBackend:
     def _start(self, index: int, cores: list[int]) -> _Worker:
         inbox = self.context.Queue()
         process = self.context.Process(target=_worker_main, name=f"jaxpose-batch-{index}", daemon=True,
-                                       args=(index, cores, self.options, self.out, inbox, self.results))
+                                       args=(index, cores, self.options, self.out, inbox, self.results,
+                                             os.getpid()))
         process.start()
         return _Worker(cores, process, inbox)
 
