@@ -18,18 +18,24 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def interleaved(fns: dict[str, Callable[[], object]], samples: int, warmup: int = 1) -> dict[str, list[float]]:
-    """Seconds per call of each function, sampled alternately (a, b, a, b, ...).
+    """Seconds per call of each function, sampled alternately, the order rotating every round
+    (a, b, c, then b, c, a, then c, a, b, ...).
 
-    Each callable must block until its result is ready (e.g. end in `jax.block_until_ready`).
+    Rotating matters: on the 2-core machine the same compiled network measured 6-8 % faster in
+    the slot right after another run of itself than right after a different program (caches,
+    frequency), so a fixed order biased the ratios. Each callable must block until its result is
+    ready (e.g. end in `jax.block_until_ready`).
     """
     for fn in fns.values():
         for _ in range(warmup):
             fn()
+    names = list(fns)
     times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(samples):
-        for name, fn in fns.items():
+    for round_index in range(samples):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
             t0 = time.perf_counter()
-            fn()
+            fns[name]()
             times[name].append(time.perf_counter() - t0)
     return times
 
