@@ -6,8 +6,11 @@ Random-weight HAND and FACE Caffe models (tests/caffe_writer.py, OpenPose's prot
 ../shared) run two ways on one photo with P planted people (2 hand boxes + 1 face box each):
 ours = `make_wholebody_fn` (host boxes, one jitted call per network for all crops) and the peer =
 OpenPose's CPU extractor written with OpenCV (per crop: warpAffine, OpenCV DNN forward of the
-same caffemodel, cv2.resize cubic, arg-max). Sampled alternately; median seconds, median of
-per-sample ratios, the per-person slope, our first-call (compile) time. Writes the "wholebody"
+same caffemodel, cv2.resize cubic, arg-max). All people counts of a net side are sampled in one
+interleaved loop (order rotating every round), so each round gives a per-person slope for ours and
+for OpenCV measured minutes, not tens of minutes, apart; reported: median seconds, median of
+per-sample ratios, the medians of the per-round slopes and of their ratio, our first-call
+(compile) time. Writes the "wholebody"
 section of RESULTS.md.
 """
 
@@ -116,39 +119,38 @@ def main(argv: list[str] | None = None) -> None:
     hand, face = models["HAND"], models["FACE"]
     hand_params, face_params = jax.device_put(hand.params), jax.device_put(face.params)
 
-    rows, per_side = [], {}
+    rows, slopes = [], []
     for side, people_counts in plan:
         fn = make_wholebody_fn(COCO, hand, face, hand_net_resolution=side, face_net_resolution=side,
                                semantics="cpu")  # OpenCV cubic, as the peer
         per_crop = make_wholebody_fn(COCO, hand, face, hand_net_resolution=side, face_net_resolution=side,
                                      semantics="cpu", per_crop=True)
         peer = opencv_extractor(cv_nets["HAND"], cv_nets["FACE"], side)
-        for people in people_counts:
+        contenders, first_s = {}, {}
+        for people in people_counts:  # every people count of a side in one interleaved loop
             kp = planted_people(COCO, people, w, h)
-            _, first_s = timed(lambda: fn(hand_params, face_params, image, kp))
-            contenders = {
-                "ours": lambda: fn(hand_params, face_params, image, kp),
-                "opencv": lambda: peer(COCO, image_bgr, kp),
-            }
+            _, first_s[people] = timed(lambda kp=kp: fn(hand_params, face_params, image, kp))
+            contenders[("ours", people)] = lambda kp=kp: fn(hand_params, face_params, image, kp)
+            contenders[("opencv", people)] = lambda kp=kp: peer(COCO, image_bgr, kp)
             if args.per_crop:
                 per_crop(hand_params, face_params, image, kp)  # compile outside the timing
-                contenders["per_crop"] = lambda: per_crop(hand_params, face_params, image, kp)
-            times = interleaved(contenders, samples=args.samples, warmup=0)
-            ours_s, cv_s = statistics.median(times["ours"]), statistics.median(times["opencv"])
-            crop_s = statistics.median(times["per_crop"]) if args.per_crop else float("nan")
-            per_side.setdefault(side, []).append((people, ours_s, cv_s, crop_s))
-            rows.append([side, people, 3 * people, f"{ours_s:.2f}", f"{cv_s:.2f}",
-                         f"{median_ratio(times['ours'], times['opencv']):.2f}",
-                         f"{median_ratio(times['per_crop'], times['opencv']):.2f}" if args.per_crop else "-",
-                         f"{first_s:.1f}"])
+                contenders[("per_crop", people)] = lambda kp=kp: per_crop(hand_params, face_params, image, kp)
+        times = interleaved(contenders, samples=args.samples, warmup=1)  # OpenCV allocates on its first call
+        for people in people_counts:
+            ours, cv = times[("ours", people)], times[("opencv", people)]
+            rows.append([side, people, 3 * people, f"{statistics.median(ours):.2f}", f"{statistics.median(cv):.2f}",
+                         f"{median_ratio(ours, cv):.2f}",
+                         f"{median_ratio(times[('per_crop', people)], cv):.2f}" if args.per_crop else "-",
+                         f"{first_s[people]:.1f}"])
             print(rows[-1], flush=True)
-
-    slopes = []
-    for side, points in per_side.items():
-        if len(points) >= 2:
-            people = np.array([p[0] for p in points], float)
-            fits = [np.polyfit(people, [p[i] for p in points], 1)[0] for i in (1, 2, 3)]
-            slopes.append([side, f"{fits[0]:.2f}", f"{fits[1]:.2f}"] + ([f"{fits[2]:.2f}"] if args.per_crop else []))
+        if len(people_counts) >= 2:
+            # per round: least-squares seconds per person of each contender, then their ratio
+            people = np.array(people_counts, float)
+            kinds = ["ours", "opencv"] + (["per_crop"] if args.per_crop else [])
+            per_round = {k: [np.polyfit(people, [times[(k, p)][r] for p in people_counts], 1)[0]
+                             for r in range(args.samples)] for k in kinds}
+            slopes.append([side] + [f"{statistics.median(per_round[k]):.2f}" for k in kinds]
+                          + [f"{statistics.median(a / b for a, b in zip(per_round['ours'], per_round['opencv'])):.2f}"])
 
     device = jax.devices()[0]
     text = (
@@ -164,9 +166,12 @@ def main(argv: list[str] | None = None) -> None:
         f"run. Machine: {load_note(load_before)}; the ratios are paired per sample.\n\n"
         + markdown_table(["net side", "people", "crops", "ours s", "OpenCV s", "ours/OpenCV (median of ratios)",
                           "per crop/OpenCV", "our first call s"], rows)
-        + "\n\nLeast-squares seconds per extra person:\n\n"
+        + "\n\nSeconds per extra person: in each round, the least-squares slope of each contender's times "
+        "over the people counts (all measured in that round, order rotating); medians over rounds, and the "
+        "median of the per-round ratios:\n\n"
         + markdown_table(["net side", "ours s/person", "OpenCV s/person"]
-                         + (["per crop s/person"] if args.per_crop else []), slopes)
+                         + (["per crop s/person"] if args.per_crop else [])
+                         + ["ours/OpenCV per person (median of per-round ratios)"], slopes)
         + f"\n\nPeak RSS: {peak_rss_mib():.0f} MiB.\n"
     )
     write_section("wholebody", text)
