@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="net side:people counts, e.g. 192:1,2,4,8")
     parser.add_argument("--per-crop", action="store_true",
                         help="also time the one-crop-after-the-other variant (per_crop=True)")
+    parser.add_argument("--conv3x3", default="xla", choices=["xla", "winograd", "auto"],
+                        help="our HAND/FACE nets' convolutions (Model.with_conv3x3_impl)")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
     plan = [(int(s.split(":")[0]), [int(p) for p in s.split(":")[1].split(",")]) for s in args.sides]
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     image_bgr = cv2.imread(str(PHOTO))
     image = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
     h, w = image.shape[:2]
-    hand, face = models["HAND"], models["FACE"]
+    hand, face = models["HAND"].with_conv3x3_impl(args.conv3x3), models["FACE"].with_conv3x3_impl(args.conv3x3)
     hand_params, face_params = jax.device_put(hand.params), jax.device_put(face.params)
 
     rows, slopes = [], []
@@ -154,7 +156,8 @@ def main(argv: list[str] | None = None) -> None:
 
     device = jax.devices()[0]
     text = (
-        "## Whole-body (--hand --face): extra cost per person\n\n"
+        f"## Whole-body (--hand --face): extra cost per person{'' if args.conv3x3 == 'xla' else f', our nets with conv3x3_impl={args.conv3x3!r}'}\n\n"
+        f"`python -m benchmarks.bench_wholebody --samples {args.samples} --conv3x3 {args.conv3x3}`.\n\n"
         f"Device: {device.platform} ({device.device_kind}); host {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs; jax {jax.__version__}, OpenCV {cv2.__version__}; float32; random-weight "
         f"HAND/FACE caffemodels; photo {PHOTO.name} ({w}x{h}); {args.samples} interleaved samples per row "
@@ -174,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
                          + ["ours/OpenCV per person (median of per-round ratios)"], slopes)
         + f"\n\nPeak RSS: {peak_rss_mib():.0f} MiB.\n"
     )
-    write_section("wholebody", text)
+    write_section("wholebody" if args.conv3x3 == "xla" else f"wholebody_{args.conv3x3}", text)
     print(text)
 
 

@@ -46,15 +46,17 @@ class Model:
 
         `"winograd"` (F(4x4, 3x3), `jaxpose.nets.winograd`) runs faster than XLA's direct
         convolution on CPU but compiles 10-30x slower and needs more memory; see
-        benchmarks/RESULTS.md. `"xla"` is the default.
+        benchmarks/RESULTS.md. `"auto"` picks, layer by layer (3x3 and 7x7), one-pass Winograd where
+        it measured faster on CPU (`nets.winograd.winograd_pays`) and XLA elsewhere: the HAND net
+        at 368 in 0.73 of XLA's time, at 192 0.94, compiling in ~7-27 s. `"xla"` is the default.
         """
         from jaxpose.errors import InputError
-        from jaxpose.nets.layers import CONV3X3_IMPLS
+        from jaxpose.nets.layers import CONV_IMPL_NAMES
 
         if not hasattr(self.net, "conv3x3_impl"):
             raise InputError(f"{self.name} has no 3x3 convolution choice (only OpenPose's Caffe networks do).")
-        if impl not in CONV3X3_IMPLS:
-            raise InputError(f"unknown 3x3 convolution implementation {impl!r}; choose one of {', '.join(CONV3X3_IMPLS)}.")
+        if impl not in CONV_IMPL_NAMES:
+            raise InputError(f"unknown 3x3 convolution implementation {impl!r}; choose one of {', '.join(CONV_IMPL_NAMES)}.")
         return dataclasses.replace(self, net=self.net.clone(conv3x3_impl=impl))
 
 def make_model(name: str, params: Any, dtype: jnp.dtype = jnp.float32) -> Model:

@@ -74,7 +74,7 @@ def test_network_matches_opencv(name, weights):
     assert np.std(ours[0] - ours[1]) > 1e-3 * np.abs(ref).max()  # the two images differ
 
 
-@pytest.mark.parametrize("impl", sorted(layers.CONV3X3_IMPLS))
+@pytest.mark.parametrize("impl", sorted(layers.CONV_IMPL_NAMES))
 def test_every_conv3x3_implementation_matches_opencv(impl, weights):
     prototxt, caffemodel = str(PROTOTXTS["HAND"]), weights("HAND")
     model = from_caffe(prototxt, caffemodel)
@@ -183,3 +183,25 @@ def test_model_with_winograd_matches_opencv(weights):
     assert model.with_dtype(jnp.bfloat16).net.conv3x3_impl == "winograd"
     with pytest.raises(Exception, match="unknown 3x3 convolution implementation"):
         model.with_conv3x3_impl("fft")
+
+
+def test_auto_convolutions_pick_winograd_by_layer_shape(monkeypatch):
+    """conv3x3_impl="auto": the layers winograd_pays accepts (here at 368x368: conv3_2 to conv5_2
+    and every 7x7 stage layer) are WinogradConv in one pass, the others nn.Conv."""
+    from jaxpose.nets import winograd
+
+    picked = {}
+
+    class Recording(winograd.WinogradConv):
+        def __call__(self, x):
+            picked[self.name] = (self.chunk_bytes, self.min_channels)
+            return super().__call__(x)
+
+    monkeypatch.setattr(winograd, "WinogradConv", Recording)
+    variables = jax.eval_shape(openpose_net("HAND", conv3x3_impl="auto").init, jax.random.key(0),
+                               jnp.zeros((1, 368, 368, 3)))
+    kernels = {name: v["kernel"].shape for name, v in variables["params"].items() if "kernel" in v}
+    expected = {name for name, shape in kernels.items()
+                if (shape[0] == 3 and min(shape[2], shape[3]) >= 256) or shape[0] == 7}
+    assert set(picked) == expected and len(expected) == 9 + 25  # conv3_2..conv5_2, 5 stages x 5 7x7
+    assert set(picked.values()) == {(None, 0)}

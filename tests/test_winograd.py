@@ -24,6 +24,7 @@ from jaxpose.nets.winograd import (
     winograd_conv_transformed,
     winograd_matrices,
     winograd_params,
+    winograd_pays,
 )
 
 
@@ -268,3 +269,28 @@ def test_pretransformed_params_of_another_tile_are_rejected() -> None:
     params = nn.Conv(5, (3, 3), padding=1).init(jax.random.key(4), x)
     with pytest.raises(ValueError, match="winograd_params"):
         WinogradConv3x3(5, tile=4).apply(winograd_params(params, tile=2, min_channels=0), x)
+
+
+@pytest.mark.parametrize("k", [3, 7])
+def test_module_one_pass_equals_chunked_and_nn_conv(k: int) -> None:
+    """chunk_bytes=None (one pass, what the "auto" choice uses) computes the same as nn.Conv."""
+    x = jnp.asarray(np.random.default_rng(11).standard_normal((2, 21, 19, 6)), jnp.float32)
+    kwargs = dict(kernel_size=(k, k), padding=(k - 1) // 2)
+    params = nn.Conv(5, **kwargs).init(jax.random.key(4), x)
+    params = jax.tree.map(lambda p: p + 0.2 if p.ndim == 1 else p, params)
+    ref = np.asarray(nn.Conv(5, **kwargs).apply(params, x))
+    _assert_close(WinogradConv(5, min_channels=0, chunk_bytes=None, **kwargs).apply(params, x), ref)
+    _assert_close(WinogradConv(5, min_channels=0, chunk_bytes=4096, **kwargs).apply(params, x), ref)
+
+
+def test_winograd_pays_rule_by_hand() -> None:
+    """The "auto" rule on OpenPose's layer shapes (HAND/FACE at 368: stages at 46x46, at 192: 24x24)."""
+    assert winograd_pays(3, (2, 46, 46, 512), 512)          # conv4_2
+    assert winograd_pays(3, (2, 92, 92, 256), 256)          # conv3_2
+    assert winograd_pays(3, (2, 46, 46, 256), 512)          # conv4_1
+    assert not winograd_pays(3, (2, 46, 46, 512), 128)      # conv5_3_CPM: 128 outputs
+    assert not winograd_pays(3, (2, 184, 184, 128), 128)    # conv2_2
+    assert not winograd_pays(3, (2, 368, 368, 64), 64)      # conv1_2
+    assert winograd_pays(7, (2, 46, 46, 128), 128)          # Mconv at 368
+    assert not winograd_pays(7, (2, 24, 24, 128), 128)      # Mconv at 192
+    assert not winograd_pays(1, (2, 46, 46, 512), 512)      # 1x1: a matmul either way

@@ -3,7 +3,8 @@
 Every convolution of every network is made by `conv`, so the implementation of the 3x3
 convolutions (most of the compute) is chosen in one place: `CONV3X3_IMPLS` maps an
 implementation name to a module class, and `DEFAULT_CONV3X3_IMPL` is the one used unless a network
-is built with another (`openpose_net(name, conv3x3_impl=...)`). Every implementation must hold
+is built with another (`openpose_net(name, conv3x3_impl=...)`). `"auto"` chooses per layer, for
+3x3 and 7x7 layers, between XLA's convolution and one-pass Winograd (`winograd.winograd_pays`). Every implementation must hold
 the parameters `kernel` (kh, kw, Cin, Cout) and `bias` (Cout,) like `flax.linen.Conv`.
 """
 
@@ -22,6 +23,10 @@ CONV3X3_IMPLS: dict[str, str] = {
     "winograd": "jaxpose.nets.winograd:WinogradConv",
 }
 DEFAULT_CONV3X3_IMPL = "xla"
+# Not a class: each layer picks XLA's convolution or one-pass Winograd by its shape
+# (`jaxpose.nets.winograd.winograd_pays`), 3x3 and 7x7 layers alike.
+AUTO_CONV_IMPL = "auto"
+CONV_IMPL_NAMES: tuple[str, ...] = (*CONV3X3_IMPLS, AUTO_CONV_IMPL)
 
 
 def conv3x3_class(impl: str) -> type[nn.Module]:
@@ -74,8 +79,14 @@ def conv(
     accumulate in float32 (`operands`); the output stays in `dtype`.
     """
     pad = (kernel_size - 1) // 2
-    cls = conv3x3_class(conv3x3_impl) if kernel_size == 3 else nn.Conv
     extra = {}
+    if conv3x3_impl == AUTO_CONV_IMPL:
+        from jaxpose.nets.winograd import WinogradConv, winograd_pays
+
+        cls = WinogradConv if winograd_pays(kernel_size, x.shape, features) else nn.Conv
+        extra = {"min_channels": 0, "chunk_bytes": None} if cls is WinogradConv else {}
+    else:
+        cls = conv3x3_class(conv3x3_impl) if kernel_size == 3 else nn.Conv
     if operand_dtype is not None:
         if cls is not nn.Conv:
             raise ValueError(f"operand_dtype needs the 'xla' 3x3 convolutions, not {conv3x3_impl!r}")

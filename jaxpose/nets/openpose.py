@@ -148,7 +148,7 @@ def openpose_net(name: str, dtype: Any = jnp.float32, conv3x3_impl: str = DEFAUL
     """The Flax module of OpenPose model `name` ("BODY_25", "COCO", "MPI", "MPI_4_layers", "HAND", "FACE").
 
     dtype: compute dtype (e.g. `jnp.bfloat16`); parameters and the output stay float32.
-    conv3x3_impl: a key of `jaxpose.nets.layers.CONV3X3_IMPLS`.
+    conv3x3_impl: a key of `jaxpose.nets.layers.CONV3X3_IMPLS`, or "auto" (per layer, `layers.conv`).
     """
     kw = dict(dtype=dtype, conv3x3_impl=conv3x3_impl)
     nets = {

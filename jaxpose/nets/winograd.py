@@ -47,6 +47,23 @@ DEFAULT_CHUNK_BYTES = 2 * 2**20
 DEFAULT_MIN_CHANNELS = 96
 
 
+def winograd_pays(kernel_size: int, input_shape: tuple[int, ...], features: int) -> bool:
+    """Whether a stride-1 "same" layer runs faster by one-pass Winograd than by XLA:CPU's convolution.
+
+    The rule of the "auto" convolution choice (`jaxpose.nets.layers.conv`), from one-layer timings
+    on the 2-core AVX2 machine (batch 2, OpenPose's HAND/FACE shapes at 192 and 368, one pass, no
+    chunking): 3x3 layers with >= 256 input and output channels took 0.48-0.69 of XLA's time
+    (128 channels: 0.96-1.0, so left to XLA); 7x7 layers (F(4x4, 4x4) blocks) 0.64 at 46x46 but
+    1.35 at 24x24, hence the spatial floor. input_shape: (N, H, W, Cin).
+    """
+    _, h, w, cin = input_shape
+    if kernel_size == 3:
+        return min(cin, features) >= 256
+    if kernel_size == 7:
+        return h * w >= 40 * 40
+    return False
+
+
 @functools.lru_cache(maxsize=None)
 def winograd_matrices(m: int, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(A^T (m, n), G (n, r), B^T (n, n)), float64, of F(m, r) with n = m + r - 1.
@@ -268,6 +285,7 @@ def winograd_conv(
     dtype: Any = None,
     precision: jax.lax.Precision | None = None,
     block: int | None = None,
+    chunk_bytes: int | None = DEFAULT_CHUNK_BYTES,
 ) -> jax.Array:
     """Same-padded stride-1 convolution of x (N, H, W, Cin) with an odd r x r HWIO kernel, by Winograd.
 
@@ -282,7 +300,8 @@ def winograd_conv(
     if kernel.shape[1] != r or r % 2 == 0:
         raise ValueError(f"winograd_conv needs an odd square kernel, got spatial shape {kernel.shape[:2]}")
     chex.assert_equal(kernel.shape[2], x.shape[-1])
-    return winograd_conv_transformed(x, transform_kernel(kernel, m, block), r, bias, m, dtype, precision, block)
+    return winograd_conv_transformed(x, transform_kernel(kernel, m, block), r, bias, m, dtype, precision, block,
+                                     chunk_bytes)
 
 
 def winograd_conv3x3(
@@ -357,6 +376,7 @@ class WinogradConv(nn.Module):
     param_dtype: Any = jnp.float32
     tile: int = DEFAULT_TILE
     min_channels: int = DEFAULT_MIN_CHANNELS
+    chunk_bytes: int | None = DEFAULT_CHUNK_BYTES  # None: one pass (see winograd_conv_transformed)
     kernel_init: Any = nn.initializers.lecun_normal()
     bias_init: Any = nn.initializers.zeros_init()
 
@@ -381,7 +401,8 @@ class WinogradConv(nn.Module):
                     f"{WINOGRAD_KERNEL} of layer {self.name} has shape {u.shape}, expected {expected} for tile "
                     f"{self.tile}: transform the params with winograd_params(params, tile={self.tile})"
                 )
-            return winograd_conv_transformed(x, u, kh, bias, self.tile, self.dtype or jnp.result_type(x, u))
+            return winograd_conv_transformed(x, u, kh, bias, self.tile, self.dtype or jnp.result_type(x, u),
+                                             chunk_bytes=self.chunk_bytes)
         kernel = self.param("kernel", self.kernel_init, (kh, kw, x.shape[-1], self.features), self.param_dtype)
         dtype = self.dtype or jnp.result_type(x, kernel)
         if kh == 1:
@@ -392,7 +413,7 @@ class WinogradConv(nn.Module):
                 dimension_numbers=("NHWC", "HWIO", "NHWC"),
             )
             return y if bias is None else y + bias.astype(dtype)
-        return winograd_conv(x, kernel, bias, m=self.tile, dtype=dtype)
+        return winograd_conv(x, kernel, bias, m=self.tile, dtype=dtype, chunk_bytes=self.chunk_bytes)
 
 
 class WinogradConv3x3(WinogradConv):
