@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from jaxpose.nets.winograd import (
+    DEFAULT_CHUNK_BYTES,
     WinogradConv,
     WinogradConv3x3,
     pointwise_conv,
@@ -207,14 +208,16 @@ def test_module_accepts_nn_conv_signature() -> None:
     _assert_close(ours.apply(params, x), np.asarray(nn.Conv(4, **kwargs).apply(params, x)))
 
 
-@pytest.mark.parametrize("k", [1, 7])
-def test_module_other_kernel_sizes_match_nn_conv(k: int) -> None:
-    """1x1 (computed as a matmul) and 7x7 (Winograd blocks) layers equal nn.Conv with the same params."""
-    x = jnp.asarray(np.random.default_rng(8).standard_normal((2, 9, 10, 6)), jnp.float32)
+@pytest.mark.parametrize("chunk_bytes", [DEFAULT_CHUNK_BYTES, None])  # None: one pass, as "auto" builds it
+@pytest.mark.parametrize("k", [1, 3, 7])
+def test_module_other_kernel_sizes_match_nn_conv(k: int, chunk_bytes: int | None) -> None:
+    """1x1 (computed as a matmul), 3x3 and 7x7 (Winograd blocks) layers equal nn.Conv with the same
+    params, with the default chunking and in one pass (loops: test_chunked_loops_match_one_pass)."""
+    x = jnp.asarray(np.random.default_rng(8).standard_normal((2, 21, 19, 6)), jnp.float32)
     kwargs = dict(kernel_size=(k, k), padding=(k - 1) // 2)
     params = nn.Conv(5, **kwargs).init(jax.random.key(2), x)
     params = jax.tree.map(lambda p: p + 0.3 if p.ndim == 1 else p, params)
-    ours = WinogradConv(5, min_channels=0, **kwargs)
+    ours = WinogradConv(5, min_channels=0, chunk_bytes=chunk_bytes, **kwargs)
     _assert_close(ours.apply(params, x), np.asarray(nn.Conv(5, **kwargs).apply(params, x)))
 
 
@@ -269,18 +272,6 @@ def test_pretransformed_params_of_another_tile_are_rejected() -> None:
     params = nn.Conv(5, (3, 3), padding=1).init(jax.random.key(4), x)
     with pytest.raises(ValueError, match="winograd_params"):
         WinogradConv3x3(5, tile=4).apply(winograd_params(params, tile=2, min_channels=0), x)
-
-
-@pytest.mark.parametrize("k", [3, 7])
-def test_module_one_pass_equals_chunked_and_nn_conv(k: int) -> None:
-    """chunk_bytes=None (one pass, what the "auto" choice uses) computes the same as nn.Conv."""
-    x = jnp.asarray(np.random.default_rng(11).standard_normal((2, 21, 19, 6)), jnp.float32)
-    kwargs = dict(kernel_size=(k, k), padding=(k - 1) // 2)
-    params = nn.Conv(5, **kwargs).init(jax.random.key(4), x)
-    params = jax.tree.map(lambda p: p + 0.2 if p.ndim == 1 else p, params)
-    ref = np.asarray(nn.Conv(5, **kwargs).apply(params, x))
-    _assert_close(WinogradConv(5, min_channels=0, chunk_bytes=None, **kwargs).apply(params, x), ref)
-    _assert_close(WinogradConv(5, min_channels=0, chunk_bytes=4096, **kwargs).apply(params, x), ref)
 
 
 def test_winograd_pays_rule_by_hand() -> None:

@@ -6,8 +6,8 @@
 1. plan every input (frame counts, chunk boundaries) and record it, or check the recorded plan
    (same options, chunking, inputs and input files; else UsageError);
 2. delete what a killed run left half-written; skip chunks with a marker;
-3. run the others (in this process, on pinned local processes, or on Ray); each finished chunk gets its marker; an input whose
-   chunks are all done has its seams checked (a wrong one is redone from the start) and its
+3. run the others (in this process, on pinned local processes, or on Ray); each finished chunk
+   gets its marker; an input whose chunks are all done has its seams checked (a wrong one is redone from the start) and its
    video and COCO file stitched;
 4. the summary: printed, and written to `.jaxpose-job/summary.json`.
 """

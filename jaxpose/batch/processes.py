@@ -5,13 +5,13 @@ XLA:CPU runs one network on every core of its process, and on few cores it scale
 one process on both cores of the 2-core machine). `jaxpose batch --cpu_workers N` therefore starts
 N processes (`spawn`: JAX is not fork-safe), pins each to 1/N of the cores this process may use
 (`os.sched_setaffinity`, before its first JAX computation, so XLA sizes its thread pool to them),
-builds the models once per process, then runs chunk after chunk from a shared queue.
+builds the models once per process, then runs the chunks the driver puts in its own inbox (at
+most two at a time, so a worker never waits and the driver always knows what a worker holds).
 
 Same contract as the other backends (`submit`, `pending`, `next`, `shutdown`): `next` hands back
 `(task, report)` or `(task, error)` in the order chunks finish. A worker process that dies (killed,
-out of memory) is replaced on the same cores and its chunk retried, up to `MAX_RESTARTS` times in
-all, as Ray does for its actors (each worker has its own inbox holding at most two chunks, so
-the driver always knows which chunks a dead worker held); a chunk that fails with an error is reported, not retried. The
+out of memory) is replaced on the same cores and its chunks retried, up to `MAX_RESTARTS` times in
+all, as Ray does for its actors; a chunk that fails with an error is reported, not retried. The
 workers ignore Ctrl-C: the driver decides, and `shutdown` stops them (files are written atomically,
 so a stopped worker leaves no half-written file); a driver that dies takes its workers with it
 (Linux's parent-death signal), so none races a resumed run. Linux only (`sched_setaffinity`).

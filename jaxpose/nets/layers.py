@@ -4,8 +4,9 @@ Every convolution of every network is made by `conv`, so the implementation of t
 convolutions (most of the compute) is chosen in one place: `CONV3X3_IMPLS` maps an
 implementation name to a module class, and `DEFAULT_CONV3X3_IMPL` is the one used unless a network
 is built with another (`openpose_net(name, conv3x3_impl=...)`). `"auto"` chooses per layer, for
-3x3 and 7x7 layers, between XLA's convolution and one-pass Winograd (`winograd.winograd_pays`). Every implementation must hold
-the parameters `kernel` (kh, kw, Cin, Cout) and `bias` (Cout,) like `flax.linen.Conv`.
+3x3 and 7x7 layers, between XLA's convolution and one-pass Winograd (`winograd.winograd_pays`).
+Every implementation must hold the parameters `kernel` (kh, kw, Cin, Cout) and `bias` (Cout,)
+like `flax.linen.Conv`.
 """
 
 from __future__ import annotations
