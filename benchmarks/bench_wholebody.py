@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-crop", action="store_true",
                         help="also time the one-crop-after-the-other variant (per_crop=True)")
     parser.add_argument("--conv3x3", default="xla", choices=["xla", "winograd", "auto"],
-                        help="our HAND/FACE nets' convolutions (Model.with_conv3x3_impl)")
+                        help="our HAND/FACE nets' convolutions (the command's --conv_impl: "
+                             "Model.with_conv3x3_impl(impl, side))")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
     plan = [(int(s.split(":")[0]), [int(p) for p in s.split(":")[1].split(",")]) for s in args.sides]
@@ -118,11 +119,12 @@ def main(argv: list[str] | None = None) -> None:
     image_bgr = cv2.imread(str(PHOTO))
     image = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
     h, w = image.shape[:2]
-    hand, face = models["HAND"].with_conv3x3_impl(args.conv3x3), models["FACE"].with_conv3x3_impl(args.conv3x3)
-    hand_params, face_params = jax.device_put(hand.params), jax.device_put(face.params)
 
     rows, slopes = [], []
     for side, people_counts in plan:
+        # as `--conv_impl` does: Winograd kernels of the layers that use them at this side transformed once
+        hand, face = (models[n].with_conv3x3_impl(args.conv3x3, side) for n in ("HAND", "FACE"))
+        hand_params, face_params = jax.device_put(hand.params), jax.device_put(face.params)
         fn = make_wholebody_fn(COCO, hand, face, hand_net_resolution=side, face_net_resolution=side,
                                semantics="cpu")  # OpenCV cubic, as the peer
         per_crop = make_wholebody_fn(COCO, hand, face, hand_net_resolution=side, face_net_resolution=side,

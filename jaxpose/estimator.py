@@ -92,14 +92,19 @@ class PoseEstimator:
         or an OpenPose model name ("BODY_25", "COCO", "MPI", "MPI_4_layers") with `model_folder`.
     hand, face: True (from `model_folder`), a `Model` or a model file; hands / face per person.
     batch: frames per device call in `stream` (8 by default; 1 for the lowest latency).
+    conv_impl: convolutions of OpenPose's Caffe nets, as the command's `--conv_impl`: "xla"
+        (default), "auto" (one-pass Winograd where it pays on CPU: hands and faces ~1.5x faster at 368;
+        kernels transformed once for the net resolutions given here) or "winograd".
     options: `make_pose_fn`'s keyword arguments (net_resolution, scale_number, number_people_max,
         semantics, thresholds, ...), OpenPose's flag names snake-cased.
     """
 
     def __init__(self, model: Any = "mobilenet_thin", *, model_folder: str | os.PathLike = "",
-                 hand: Any = None, face: Any = None, batch: int = 8, **options: Any) -> None:
+                 hand: Any = None, face: Any = None, batch: int = 8, conv_impl: str = "xla",
+                 **options: Any) -> None:
         from jaxpose import compile_cache
-        from jaxpose.options.build import resolve_model
+        from jaxpose.options.build import resolve_model, with_conv_impl
+        from jaxpose.options.table import parse_resolution, parse_square
         from jaxpose.pipeline import make_pose_fn
 
         compile_cache.enable()  # off with JAXPOSE_COMPILE_CACHE=0
@@ -109,6 +114,14 @@ class PoseEstimator:
         self.model = resolve_model(model, model_folder)
         self.hand = resolve_model(hand, model_folder, "hand") if hand not in (None, False) else None
         self.face = resolve_model(face, model_folder, "face") if face not in (None, False) else None
+        if conv_impl != "xla":
+            resolution = options.get("net_resolution", (-1, 368))
+            models = with_conv_impl(conv_impl, {"body": self.model, "hand": self.hand, "face": self.face}, {
+                "body": parse_resolution("net_resolution", resolution) if isinstance(resolution, str) else resolution,
+                "hand": parse_square("hand_net_resolution", options.get("hand_net_resolution", 368)),
+                "face": parse_square("face_net_resolution", options.get("face_net_resolution", 368)),
+            })
+            self.model, self.hand, self.face = models["body"], models["hand"], models["face"]
         self.batch = batch
         self.pose_fn = make_pose_fn(self.model, hand=self.hand, face=self.face, **options)
         if "net_resolution_dynamic" in options:

@@ -41,23 +41,37 @@ class Model:
         """The same weights, computing in `dtype` (e.g. `jnp.bfloat16`)."""
         return dataclasses.replace(self, net=self.net.clone(dtype=dtype))
 
-    def with_conv3x3_impl(self, impl: str) -> "Model":
+    def with_conv3x3_impl(self, impl: str, input_size: int | tuple[int, int] | None = None) -> "Model":
         """The same weights, with 3x3 convolutions computed by `impl` (OpenPose's Caffe nets only).
 
         `"winograd"` (F(4x4, 3x3), `jaxpose.nets.winograd`) runs faster than XLA's direct
-        convolution on CPU but compiles 10-30x slower and needs more memory; see
-        benchmarks/RESULTS.md. `"auto"` picks, layer by layer (3x3 and 7x7), one-pass Winograd where
-        it measured faster on CPU (`nets.winograd.winograd_pays`) and XLA elsewhere: the HAND net
-        at 368 in 0.73 of XLA's time, at 192 0.94, compiling in ~7-27 s. `"xla"` is the default.
+        convolution on CPU but compiles slower and needs more memory; see benchmarks/RESULTS.md.
+        `"auto"` picks, layer by layer (3x3 and 7x7), one-pass Winograd where it measured faster on
+        CPU (`nets.winograd.winograd_pays`) and XLA elsewhere. `"xla"` is the default.
+
+        input_size: the net input size (H, W) or H = W the model will mostly run at (e.g. the hand
+        net resolution, 368). The kernels of the layers that compute by Winograd at that size are
+        then transformed once, here, into `params` (`nets.winograd.prepare_winograd_params`):
+        each call skips that work (HAND at 368, one crop: ~0.6 of XLA's time instead of ~0.9) and
+        compiles in ~3-5 s instead of ~15-20 s, at the cost of ~0.4-0.6 GB more weights per net.
+        Without it the kernels are transformed inside every call. Other sizes still run correctly.
         """
         from jaxpose.errors import InputError
         from jaxpose.nets.layers import CONV_IMPL_NAMES
+        from jaxpose.nets.winograd import prepare_winograd_params, strip_winograd_params
 
         if not hasattr(self.net, "conv3x3_impl"):
             raise InputError(f"{self.name} has no 3x3 convolution choice (only OpenPose's Caffe networks do).")
         if impl not in CONV_IMPL_NAMES:
             raise InputError(f"unknown 3x3 convolution implementation {impl!r}; choose one of {', '.join(CONV_IMPL_NAMES)}.")
-        return dataclasses.replace(self, net=self.net.clone(conv3x3_impl=impl))
+        net = self.net.clone(conv3x3_impl=impl)
+        params = strip_winograd_params(self.params)
+        if input_size is not None and impl != "xla":
+            h, w = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+            if min(h, w) < 1:
+                raise InputError(f"input_size must be positive, got {input_size!r}.")
+            params = prepare_winograd_params(net, params, (1, h, w, 3))
+        return dataclasses.replace(self, net=net, params=params)
 
 def make_model(name: str, params: Any, dtype: jnp.dtype = jnp.float32) -> Model:
     """Wrap converted `params` of model `name` into a `Model`."""
@@ -71,7 +85,9 @@ def save_model(model: Model, path: str | os.PathLike) -> Path:
     """Write `model` to one file at `path` (atomically: a partial file never replaces a good one)."""
     from jaxpose.io.atomic import atomic_write_bytes
 
-    params = _to_numpy(model.params)
+    from jaxpose.nets.winograd import strip_winograd_params
+
+    params = _to_numpy(strip_winograd_params(model.params))  # the weights, not a speed-up of them
     blob = serialization.msgpack_serialize(
         {"format": FORMAT, "version": FORMAT_VERSION, "name": model.name, "params": params}
     )

@@ -468,6 +468,62 @@ def test_flags_map_onto_make_pose_fn_and_model_folder(monkeypatch, tmp_path):
     assert {k: still[k] for k in expected} == expected
 
 
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--conv_impl", "fft", "--hand"], "--conv_impl 'fft': use one of xla, winograd, auto."),
+        (["--conv_impl", "auto"], "--conv_impl auto acts on OpenPose's Caffe networks only"),
+        (["--conv_impl", "auto", "--hand", "--precision", "bf16"], "--conv_impl auto computes in float32"),
+    ],
+)
+def test_conv_impl_usage_errors_are_one_line(argv, message):
+    code, _, err = jaxpose_cli("x.jpg", *argv)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_conv_impl_prepares_the_hand_and_face_nets_for_their_resolutions(monkeypatch, tmp_path):
+    """--conv_impl auto reaches the hand and face models (kernels of the layers that run by Winograd
+    at --hand_net_resolution / --face_net_resolution transformed once: at 192 the nine 3x3 layers
+    with >= 256 channels, at 368 also the 25 7x7 ones) and leaves the MobileNet-thin body alone."""
+    import jax
+
+    import jaxpose.convert.caffe
+    import jaxpose.pipeline
+    from caffe_writer import write_random_caffemodel
+    from conftest import PROTOTXTS
+    from jaxpose.nets.openpose import openpose_net
+    from jaxpose.nets.winograd import WINOGRAD_KERNEL
+    from jaxpose.specs import get_spec as spec_of
+
+    def load_model_folder(folder, name):  # random weights of the real architecture, no Caffe file needed
+        net = openpose_net(name)
+        shapes = jax.eval_shape(net.init, jax.random.key(0), jax.ShapeDtypeStruct((1, 64, 64, 3), np.float32))
+        params = jax.tree.map(lambda a: np.zeros(a.shape, np.float32), shapes["params"])
+        return jaxpose.Model(name=name, spec=spec_of(name), net=net, params=params)
+
+    class Body:
+        name, params, spec = "MOBILENET_THIN", {"b": 1}, types.SimpleNamespace(name="MOBILENET_THIN")
+        net = types.SimpleNamespace()  # MobileNet-thin's module has no conv3x3_impl
+
+    calls = []
+    monkeypatch.setattr(jaxpose.convert.caffe, "load_model_folder", load_model_folder)
+    monkeypatch.setattr(jaxpose.pipeline, "make_pose_fn", lambda model, **kw: calls.append((model, kw)) or "fn")
+    options = flags.parse("--hand --face --conv_impl auto --hand_net_resolution 192 --model_folder M".split())
+    pipeline = jaxpose.options.build.build_pipeline(vars(options), body=Body())
+    (body, settings), _ = calls
+    assert isinstance(body, Body) and pipeline.params["body"] == {"b": 1}
+    assert settings["hand"].net.conv3x3_impl == settings["face"].net.conv3x3_impl == "auto"
+    prepared = {role: {n for n, layer in pipeline.params[role].items() if WINOGRAD_KERNEL in layer}
+                for role in ("hand", "face")}
+    three = {n for n, layer in pipeline.params["hand"].items()
+             if "kernel" in layer and layer["kernel"].shape[0] == 3 and min(layer["kernel"].shape[2:]) >= 256}
+    assert prepared["hand"] == three and len(three) == 9
+    assert len(prepared["face"]) == 9 + 25  # face at its default 368: the 7x7 layers too
+    code, _, err = jaxpose_cli("x.jpg", "--conv_impl", "auto", "--model_pose", "COCO")
+    # a Caffe body is a valid target: the command gets past the flag check to the missing weights
+    assert code == 2 and "--model_pose COCO needs OpenPose's Caffe weights" in err and "conv_impl" not in err
+
+
 def test_missing_model_folder_is_one_clear_line(tmp_path):
     make_folder(tmp_path / "in", 1)
     code, _, err = jaxpose_cli(tmp_path / "in", "--model_pose", "COCO", "--model_folder", tmp_path / "models")

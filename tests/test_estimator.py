@@ -131,3 +131,29 @@ def test_stream_with_tracking_yields_the_trackers_ids(est):
         assert (a.ids >= 0).all()
     with pytest.raises(InputError, match="track=True"):
         next(est.stream(str(video), smoother=object()))
+
+
+def test_conv_impl_auto_gives_the_hands_of_xla(photo, tmp_path):
+    """PoseEstimator(conv_impl="auto") prepares the hand net for hand_net_resolution and finds the
+    same hand keypoints as the default XLA convolutions (random-weight HAND caffemodel)."""
+    from caffe_writer import write_random_caffemodel
+    from conftest import PROTOTXTS
+    from jaxpose.nets.winograd import WINOGRAD_KERNEL
+
+    prototxt = need_shared(PROTOTXTS["HAND"])
+    hand = jaxpose.from_caffe(prototxt, write_random_caffemodel(prototxt, tmp_path / "hand.caffemodel", seed=3))
+    try:
+        plain = jaxpose.PoseEstimator(hand=hand, net_resolution=(-1, 160), hand_net_resolution=192)
+    except jaxpose.JaxposeError as exc:
+        pytest.skip(f"default model unavailable: {exc}")
+    fast = jaxpose.PoseEstimator(hand=hand, net_resolution=(-1, 160), hand_net_resolution=192, conv_impl="auto")
+    assert fast.hand.net.conv3x3_impl == "auto" and plain.hand is hand
+    assert sum(WINOGRAD_KERNEL in layer for layer in fast.params["hand"].values()) == 9  # 3x3, >= 256 channels
+    a, b = plain(photo[1]), fast(photo[1])
+    hands_a, hands_b = (np.stack([p.hand_left, p.hand_right]) for p in (a, b))
+    assert a.num_people >= 2 and np.count_nonzero(hands_a[..., 2]) > 20  # people with hands found
+    np.testing.assert_allclose(hands_b[..., :2], hands_a[..., :2], atol=1e-3)
+    np.testing.assert_allclose(hands_b[..., 2], hands_a[..., 2], atol=1e-5)
+    _same(a, b)  # the body is untouched
+    with pytest.raises(jaxpose.JaxposeError, match="acts on OpenPose's Caffe networks only"):
+        jaxpose.PoseEstimator(conv_impl="auto")

@@ -205,3 +205,55 @@ def test_auto_convolutions_pick_winograd_by_layer_shape(monkeypatch):
                 if (shape[0] == 3 and min(shape[2], shape[3]) >= 256) or shape[0] == 7}
     assert set(picked) == expected and len(expected) == 9 + 25  # conv3_2..conv5_2, 5 stages x 5 7x7
     assert set(picked.values()) == {(None, 0)}
+
+
+def _winograd_layer_names(params) -> set[str]:
+    from jaxpose.nets.winograd import WINOGRAD_KERNEL
+
+    return {name for name, layer in params.items() if WINOGRAD_KERNEL in layer}
+
+
+def test_prepared_auto_model_matches_opencv_at_any_size_and_saves_the_original_weights(weights, tmp_path):
+    """`with_conv3x3_impl("auto", input_size)` transforms, once, the kernels of exactly the layers
+    that run by Winograd at that size (at 368: the 9 3x3 layers with >= 256 channels and the 25
+    7x7 ones; at 192 the 7x7 maps are 24x24: the 3x3 ones only), keeps every original kernel, still
+    equals OpenCV on another input size, and saves / switches back to the original weights."""
+    import jaxpose
+    from jaxpose.model import load_model_file, save_model
+
+    prototxt, caffemodel = str(PROTOTXTS["HAND"]), weights("HAND")
+    model = from_caffe(prototxt, caffemodel)
+    kernels = {name: v["kernel"].shape for name, v in model.params.items() if "kernel" in v}
+    big3x3 = {name for name, shape in kernels.items() if shape[0] == 3 and min(shape[2:]) >= 256}
+    all7x7 = {name for name, shape in kernels.items() if shape[0] == 7}
+
+    prepared = model.with_conv3x3_impl("auto", 368)
+    assert prepared.net.conv3x3_impl == "auto"
+    assert _winograd_layer_names(prepared.params) == big3x3 | all7x7 and len(big3x3 | all7x7) == 34
+    assert _winograd_layer_names(model.with_conv3x3_impl("auto", (192, 192)).params) == big3x3
+    assert all(prepared.params[name]["kernel"] is model.params[name]["kernel"] for name in kernels)
+
+    x = normalized_input(1, 40, 48, seed=9)  # 7x7 maps of 5x6 here: those layers run by XLA's conv
+    ours = np.asarray(jax.jit(prepared.net.apply)({"params": prepared.params}, jnp.asarray(x)))
+    assert_close_to_reference(ours, opencv_forward(prototxt, caffemodel, x))
+
+    back = prepared.with_conv3x3_impl("xla")
+    assert back.net.conv3x3_impl == "xla" and _winograd_layer_names(back.params) == set()
+    save_model(prepared, tmp_path / "hand.jaxpose")
+    loaded = load_model_file(tmp_path / "hand.jaxpose")
+    assert jax.tree.structure(loaded.params) == jax.tree.structure(model.params)
+    assert all(jax.tree.leaves(jax.tree.map(np.array_equal, loaded.params, model.params)))
+    with pytest.raises(jaxpose.JaxposeError, match="input_size must be positive"):
+        model.with_conv3x3_impl("auto", 0)
+
+
+def test_prepared_kernels_equal_the_in_call_transform(weights):
+    """The kernels transformed once (NumPy) give the same output as transforming them in the call (XLA)."""
+    model = from_caffe(str(PROTOTXTS["FACE"]), weights("FACE")).with_conv3x3_impl("auto")
+    prepared = model.with_conv3x3_impl("auto", 48)
+    assert _winograd_layer_names(prepared.params)  # the 3x3 layers with >= 256 channels
+    x = jnp.asarray(normalized_input(1, 48, 48, seed=4))
+    forward = jax.jit(model.net.apply)
+    in_call = np.asarray(forward({"params": model.params}, x))
+    once = np.asarray(forward({"params": prepared.params}, x))
+    assert np.abs(once - in_call).max() <= 1e-5 * np.abs(in_call).max()  # float32 rounding: ~2e-6

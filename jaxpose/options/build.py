@@ -150,6 +150,32 @@ def _devices(options: Mapping[str, Any]) -> Any:
         raise UsageError(message) from None
 
 
+def with_conv_impl(impl: str, models: Mapping[str, Any], sizes: Mapping[str, Any]) -> dict[str, Any]:
+    """`models` (role -> `Model` or None) with convolution implementation `impl` (`--conv_impl`)
+    applied to those that have the choice (OpenPose's Caffe nets), each prepared for its net input
+    size `sizes[role]`: a side (hand, face) or a (width, height) net_resolution whose -1 side is
+    taken equal to the other (`Model.with_conv3x3_impl(impl, (H, W))`: Winograd kernels
+    transformed once). Raises UsageError when no model has the choice."""
+    from jaxpose.nets.layers import CONV_IMPL_NAMES
+
+    if impl not in CONV_IMPL_NAMES:
+        raise UsageError(f"conv_impl {impl!r}: use one of {', '.join(CONV_IMPL_NAMES)}.")
+    if impl == "xla":
+        return dict(models)
+    chosen = [role for role, model in models.items() if model is not None and hasattr(model.net, "conv3x3_impl")]
+    if not chosen:
+        raise UsageError(f"conv_impl {impl!r} acts on OpenPose's Caffe networks only (hand, face, "
+                         "BODY_25/COCO/MPI bodies), and none is in use: leave it at 'xla'.")
+    out = dict(models)
+    for role in chosen:
+        size = sizes[role]
+        if not isinstance(size, int):
+            width, height = size
+            size = (height if height > 0 else width, width if width > 0 else height)
+        out[role] = models[role].with_conv3x3_impl(impl, size)
+    return out
+
+
 def build_pipeline(options: Mapping[str, Any], body: Any = None) -> Pipeline:
     """Load the models named by OpenPose-style `options` (flag name -> value) and make the pose_fns.
 
@@ -169,6 +195,12 @@ def build_pipeline(options: Mapping[str, Any], body: Any = None) -> Pipeline:
     model_pose = body.spec.name
     hand = _load_caffe(options["model_folder"], "HAND", "--hand") if options["hand"] else None
     face = _load_caffe(options["model_folder"], "FACE", "--face") if options["face"] else None
+    models = with_conv_impl(options.get("conv_impl", "xla"), {"body": body, "hand": hand, "face": face}, {
+        "body": settings["net_resolution"],
+        "hand": settings["hand_net_resolution"],
+        "face": settings["face_net_resolution"],
+    })
+    body, hand, face = models["body"], models["hand"], models["face"]
     settings = dict(settings, hand=hand, face=face)
     pose_fn = make_pose_fn(body, net_resolution_dynamic=options["net_resolution_dynamic"], **settings)
     stream_pose_fn = make_pose_fn(body, net_resolution_dynamic=-1.0, **settings)
