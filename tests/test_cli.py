@@ -481,6 +481,20 @@ def test_conv_impl_usage_errors_are_one_line(argv, message):
     assert code == 2 and message in err and "Traceback" not in err
 
 
+def test_conv_impl_off_cpu_is_a_note(monkeypatch):
+    import jax
+
+    from jaxpose.options.check import check_options
+
+    options = flags.parse(["x.jpg", "--hand", "--conv_impl", "auto", "--write_json", "out"])
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert [n for n in check_options(options) if "conv_impl" in n] == [
+        "--conv_impl auto: Winograd was measured faster on CPUs only; on gpu XLA's own convolutions "
+        "(the default, xla) are usually faster."]
+    monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
+    assert [n for n in check_options(options) if "conv_impl" in n] == []
+
+
 def test_conv_impl_prepares_the_hand_and_face_nets_for_their_resolutions(monkeypatch, tmp_path):
     """--conv_impl auto reaches the hand and face models (kernels of the layers that run by Winograd
     at --hand_net_resolution / --face_net_resolution transformed once: at 192 the nine 3x3 layers

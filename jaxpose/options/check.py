@@ -34,7 +34,7 @@ def check_options(options: Any) -> list[str]:
         raise UsageError(f"--num_gpu_start must be >= 0, the index of the first device (got {options.num_gpu_start}).")
     if str(options.precision).lower() not in COMPUTE_DTYPES:
         raise UsageError(f"--precision {options.precision!r}: use float32 (default) or bf16.")
-    _check_conv_impl(options, model_pose)
+    notes += _check_conv_impl(options, model_pose)
     _check_scales(options, parse_resolution("net_resolution", options.net_resolution))
     if options.keypoint_scale not in KEYPOINT_SCALE_MODES:
         raise UsageError(f"--keypoint_scale must be one of 0-6 (got {options.keypoint_scale}).")
@@ -147,8 +147,9 @@ def per_frame_dirs(options: Any) -> dict[str, str]:
     }
 
 
-def _check_conv_impl(options: Any, model_pose: str) -> None:
-    """--conv_impl: a known name, float32 only, and a Caffe network for it to act on."""
+def _check_conv_impl(options: Any, model_pose: str) -> list[str]:
+    """--conv_impl: a known name, float32 only, and a Caffe network for it to act on. Returns a
+    note when Winograd is asked for off CPU (its per-layer rule was measured on CPU)."""
     from jaxpose.nets.layers import CONV_IMPL_NAMES
     from jaxpose.options.build import CAFFE_BODY_MODELS
     from jaxpose.pipeline import compute_dtype
@@ -158,7 +159,7 @@ def _check_conv_impl(options: Any, model_pose: str) -> None:
     if impl not in CONV_IMPL_NAMES:
         raise UsageError(f"--conv_impl {impl!r}: use one of {', '.join(CONV_IMPL_NAMES)}.")
     if impl == "xla":
-        return
+        return []
     if compute_dtype(str(options.precision).lower()) is not jnp.float32:
         raise UsageError(f"--conv_impl {impl} computes in float32 on CPU; drop it or use --precision float32.")
     if not (options.hand or options.face or model_pose in CAFFE_BODY_MODELS):
@@ -166,3 +167,9 @@ def _check_conv_impl(options: Any, model_pose: str) -> None:
             f"--conv_impl {impl} acts on OpenPose's Caffe networks only (--hand, --face, --model_pose "
             f"BODY_25/COCO/MPI/MPI_4_layers), and none is in use: drop the flag or add one of them."
         )
+    import jax
+
+    if jax.default_backend() != "cpu":
+        return [f"--conv_impl {impl}: Winograd was measured faster on CPUs only; on {jax.default_backend()} "
+                "XLA's own convolutions (the default, xla) are usually faster."]
+    return []
