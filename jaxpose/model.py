@@ -52,8 +52,8 @@ class Model:
         input_size: the net input size (H, W) or H = W the model will mostly run at (e.g. the hand
         net resolution, 368). The kernels of the layers that compute by Winograd at that size are
         then transformed once, here, into `params` (`nets.winograd.prepare_winograd_params`):
-        each call skips that work (HAND at 368, one crop: ~0.6 of XLA's time instead of ~0.9) and
-        compiles in ~3-5 s instead of ~15-20 s, at the cost of ~0.4-0.6 GB more weights per net.
+        each call skips that work (HAND at 368, one crop: ~0.66 of XLA's time instead of ~0.9) and
+        compiles in ~5 s instead of ~20 s, at the cost of ~0.4-0.6 GB more weights per net.
         Without it the kernels are transformed inside every call. Other sizes still run correctly.
         """
         from jaxpose.errors import InputError
