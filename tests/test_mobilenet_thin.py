@@ -147,3 +147,27 @@ def test_depthwise_shift_equals_grouped_conv(shape, kernel, stride, impl):
     conv = np.asarray(depthwise_conv(x, k, stride, impl="conv"))
     chex.assert_shape(shift, (shape[0], -(-shape[1] // stride), -(-shape[2] // stride), shape[3]))
     np.testing.assert_allclose(shift, conv, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(1, 5, 5, 3), (2, 8, 9, 4), (1, 1, 2, 2)])
+def test_depthwise_of_a_padded_input_equals_the_shifted_sums(shape):
+    """`depthwise_padded(pad_once(x))` (the stage inputs' path on CPU) is bit for bit the shifted
+    sums of the unpadded input, and the grouped convolution up to rounding."""
+    from jaxpose.nets.mobilenet_thin import depthwise_conv, depthwise_padded, pad_once
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=shape).astype(np.float32)
+    k = rng.normal(size=(3, 3, 1, shape[-1])).astype(np.float32)
+    padded = np.asarray(jax.jit(lambda x: depthwise_padded(pad_once(x, 3), k))(x))
+    np.testing.assert_array_equal(padded, np.asarray(jax.jit(lambda x: depthwise_conv(x, k, 1, impl="shift"))(x)))
+    np.testing.assert_allclose(padded, np.asarray(depthwise_conv(x, k, 1, impl="conv")), rtol=1e-5, atol=1e-5)
+
+
+def test_stage_buffer_and_shared_padding_leave_the_network_unchanged(model):
+    """With the shared padded copy of each stage input (CPU) the network equals the grouped-
+    convolution path (each layer pads its own input) up to rounding."""
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0, 255, (1, 64, 80, 3)).astype(np.float32)
+    cpu = np.asarray(jax.jit(model.net.apply)({"params": model.params}, x))
+    grouped = np.asarray(jax.jit(model.net.clone(depthwise_impl="conv").apply)({"params": model.params}, x))
+    np.testing.assert_allclose(cpu, grouped, rtol=0, atol=1e-5 * np.abs(grouped).max())
