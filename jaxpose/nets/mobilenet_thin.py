@@ -82,7 +82,14 @@ def depthwise_conv(x: jnp.ndarray, kernel: jnp.ndarray, stride: int, impl: str =
         )
     (pt, pb), (pl, pr) = lax.padtype_to_pads(x.shape[1:3], (kh, kw), (stride, stride), "SAME")
     xp = jnp.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
-    n, h, w = x.shape[0], -(-x.shape[1] // stride), -(-x.shape[2] // stride)
+    return _shifted_sums(xp, kernel, stride, -(-x.shape[1] // stride), -(-x.shape[2] // stride))
+
+
+def _shifted_sums(xp: jnp.ndarray, kernel: jnp.ndarray, stride: int, h: int, w: int) -> jnp.ndarray:
+    """(N, h, w, C) = sum over the k x k taps of strided slices of the padded input xp times the
+    tap's per-channel weights, in row-major tap order."""
+    kh, kw, _, channels = kernel.shape
+    n = xp.shape[0]
     out = None
     for dy in range(kh):
         for dx in range(kw):
@@ -138,13 +145,7 @@ def depthwise_padded(xp: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
     xp (N, H + k - 1, W + k - 1, C), kernel (k, k, 1, C) -> (N, H, W, C); the same shifted sums,
     in the same order, as `depthwise_conv(impl="shift")` of the unpadded input."""
     kh, kw = kernel.shape[:2]
-    h, w = xp.shape[1] - kh + 1, xp.shape[2] - kw + 1
-    out = None
-    for dy in range(kh):
-        for dx in range(kw):
-            tap = xp[:, dy:dy + h, dx:dx + w, :] * kernel[dy, dx, 0]
-            out = tap if out is None else out + tap
-    return out
+    return _shifted_sums(xp, kernel, 1, xp.shape[1] - kh + 1, xp.shape[2] - kw + 1)
 
 
 def pad_once(x: jnp.ndarray, kernel_size: int) -> jnp.ndarray:
@@ -240,7 +241,7 @@ class MobileNetThin(nn.Module):
         # Every stage after the first reads [PAFs, heatmaps, features]: one buffer whose first 57
         # channels each stage overwrites in place, instead of a new 921-channel concatenation.
         # On CPU both branches' first depthwise layers read one padded copy of their input
-        # (RESULTS.md "MobileNet-thin stage input": ~0.9 of the time, bit-identical).
+        # (README, "Where the time goes, and what was tried": ~0.9 of the time, bit-identical).
         pad_first = _resolved_impl(self.depthwise_impl) == "shift"
         stage_in = features
         buffer = jnp.concatenate(
