@@ -67,10 +67,11 @@ class Model:
         net = self.net.clone(conv3x3_impl=impl)
         params = strip_winograd_params(self.params)
         if input_size is not None and impl != "xla":
-            h, w = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
-            if min(h, w) < 1:
-                raise InputError(f"input_size must be positive, got {input_size!r}.")
-            params = prepare_winograd_params(net, params, (1, h, w, 3))
+            size = (input_size, input_size) if isinstance(input_size, int) else input_size
+            if not (isinstance(size, (tuple, list)) and len(size) == 2
+                    and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in size)):
+                raise InputError(f"input_size must be a positive int or (height, width), got {input_size!r}.")
+            params = prepare_winograd_params(net, params, (1, *size, 3))
         return dataclasses.replace(self, net=net, params=params)
 
 def make_model(name: str, params: Any, dtype: jnp.dtype = jnp.float32) -> Model:

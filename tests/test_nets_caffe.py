@@ -243,8 +243,9 @@ def test_prepared_auto_model_matches_opencv_at_any_size_and_saves_the_original_w
     loaded = load_model_file(tmp_path / "hand.jaxpose")
     assert jax.tree.structure(loaded.params) == jax.tree.structure(model.params)
     assert all(jax.tree.leaves(jax.tree.map(np.array_equal, loaded.params, model.params)))
-    with pytest.raises(jaxpose.JaxposeError, match="input_size must be positive"):
-        model.with_conv3x3_impl("auto", 0)
+    for bad in (0, "368", (368,), (368, -1), (368, 368, 3)):
+        with pytest.raises(jaxpose.JaxposeError, match="input_size must be a positive int or"):
+            model.with_conv3x3_impl("auto", bad)
 
 
 def test_prepared_kernels_equal_the_in_call_transform(weights):
