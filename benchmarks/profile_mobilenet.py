@@ -11,8 +11,11 @@ depthwise layer counts as that layer, as OpenVINO pads inside its kernels). Laye
 by kind (the full 3x3 `Conv2d_0`; depthwise 3x3 and pointwise 1x1 of the trunk; of the first
 layer of each stage branch, input 864/921 channels; of the later branch layers; the depthwise
 1x1 = a per-channel scale); "concat / pool / other" is everything else (feature and stage
-concatenations, max-pool, OpenVINO's reorders). Thunks of independent layers may overlap in
-time, so "sum of the layers" can exceed "whole net" (wall time of one call / one `infer`).
+concatenations, max-pool, OpenVINO's reorders). XLA:CPU runs thunks of independent layers side
+by side (the two branches of a stage), so our time is given twice: thunk durations summed (which
+can exceed the whole net's wall time) and each kind's wall-clock share (overlapping stretches split
+among the thunks running in them; `wall_shares`), the column to compare with OpenVINO, which runs
+one node at a time on all its threads. "whole net" = wall time of one call / one `infer`.
 Writes the "mobilenet_thin_profile" section of RESULTS.md. Needs the optional `openvino` package
 (`pip install jaxpose[bench]`).
 """
@@ -33,6 +36,7 @@ import jax
 import numpy as np
 
 from benchmarks.common import load_note, markdown_table, write_section
+from jaxpose import host_memory
 
 KINDS = (
     "Conv2d_0 (full 3x3, stride 2)",
@@ -76,17 +80,42 @@ def thunk_kinds(compiled) -> dict[str, str]:
     return kinds
 
 
-def traced_kinds(trace_dir: str, kinds: dict[str, str]) -> dict[str, float]:
-    """Seconds per kind summed over the XLA:CPU thunks recorded in the trace under `trace_dir`."""
+def wall_shares(intervals: list[tuple[float, float, str]]) -> dict[str, float]:
+    """Wall-clock time per label from (start, end, label) intervals that may overlap in time: each
+    stretch of time is split equally among the intervals active in it (two thunks running side by
+    side for 4 ms get 2 ms each), so the shares add up to the busy wall time, never more."""
+    edges = sorted([(start, 1, label) for start, _, label in intervals]
+                   + [(end, -1, label) for _, end, label in intervals], key=lambda edge: (edge[0], edge[1]))
+    shares: dict[str, float] = defaultdict(float)
+    active: dict[str, int] = defaultdict(int)
+    count, previous = 0, None
+    for time_point, step, label in edges:
+        if count and previous is not None:
+            for name, n in active.items():
+                shares[name] += (time_point - previous) * n / count
+        active[label] += step
+        count += step
+        previous = time_point
+    return dict(shares)
+
+
+def traced_kinds(trace_dir: str, kinds: dict[str, str]) -> tuple[dict[str, float], dict[str, float]]:
+    """Seconds per kind over the XLA:CPU thunks recorded in the trace under `trace_dir`: (thunk
+    time summed, wall-clock shares). XLA:CPU runs independent thunks side by side on its threads
+    (e.g. the two branches of a stage), so summed thunk time overstates a kind's cost; the wall
+    share (`wall_shares`) is what each kind adds to the call's wall time."""
     path = sorted(glob.glob(os.path.join(trace_dir, "**", "*.trace.json.gz"), recursive=True))[-1]
     with gzip.open(path) as f:
         trace = json.load(f)
     events = trace["traceEvents"] if isinstance(trace, dict) else trace
-    totals: dict[str, float] = defaultdict(float)
+    summed: dict[str, float] = defaultdict(float)
+    intervals = []
     for event in events:
         if event.get("ph") == "X" and event.get("name") in kinds:
-            totals[kinds[event["name"]]] += event["dur"] * 1e-6
-    return totals
+            kind = kinds[event["name"]]
+            summed[kind] += event["dur"] * 1e-6
+            intervals.append((event["ts"] * 1e-6, (event["ts"] + event["dur"]) * 1e-6, kind))
+    return summed, wall_shares(intervals)
 
 
 def openvino_kinds(compiled) -> dict[str, str]:
@@ -133,7 +162,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", default="432x368", help="W x H")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--depthwise-impl", default="auto", help="our MobileNetThin depthwise_impl")
+    parser.add_argument("--no-keep-host-memory", action="store_true",
+                        help="leave glibc's malloc as it is (jaxpose.host_memory not applied)")
     args = parser.parse_args(argv)
+    kept = False if args.no_keep_host_memory else host_memory.keep_freed_memory()
     load_before = os.getloadavg()[0]
     w, h = (int(v) for v in args.size.split("x"))
 
@@ -169,18 +201,19 @@ def main(argv: list[str] | None = None) -> None:
                 t0 = time.perf_counter()
                 jax.block_until_ready(whole(variables, xd))
                 ours_wall += time.perf_counter() - t0
-        ours = traced_kinds(trace_dir, kinds)
-    ours["sum of the layers"] = sum(ours[k] for k in KINDS)
-    peer["sum of the layers"] = sum(peer[k] for k in KINDS)
-    ours["whole net"], peer["whole net"] = ours_wall, peer_wall
+        summed, ours = traced_kinds(trace_dir, kinds)
+    for totals in (summed, ours, peer):
+        totals["sum of the layers"] = sum(totals.get(k, 0.0) for k in KINDS)
+    summed["whole net"] = ours["whole net"] = ours_wall
+    peer["whole net"] = peer_wall
 
     rows = []
     for kind in (*KINDS, "sum of the layers", "whole net"):
-        o, p = ours[kind] / args.samples * 1e3, peer[kind] / args.samples * 1e3
-        rows.append([kind, f"{o:.1f}", f"{p:.1f}", f"{o - p:+.1f}", f"{o / p:.2f}" if p > 0.05 else "-"])
+        s, o, p = (totals.get(kind, 0.0) / args.samples * 1e3 for totals in (summed, ours, peer))
+        rows.append([kind, f"{s:.1f}", f"{o:.1f}", f"{p:.1f}", f"{o - p:+.1f}", f"{o / p:.2f}" if p > 0.05 else "-"])
         print(rows[-1], flush=True)
-    header = ["layer kind", "ours ms (XLA trace)", "OpenVINO ms (perf counters)", "ours - OpenVINO ms",
-              "ours/OpenVINO"]
+    header = ["layer kind", "ours ms, thunks summed", "ours ms, wall share", "OpenVINO ms (perf counters)",
+              "ours (wall) - OpenVINO ms", "ours (wall) / OpenVINO"]
     text = (
         f"## MobileNet-thin per-layer profile: jaxpose vs OpenVINO ({w}x{h}, batch {args.batch}, "
         f"depthwise_impl={args.depthwise_impl})\n\n"
@@ -188,7 +221,8 @@ def main(argv: list[str] | None = None) -> None:
         f"--depthwise-impl {args.depthwise_impl}`; "
         f"host {os.cpu_count()} CPUs; {load_note(load_before)}; absolute times drift, compare "
         f"rows of one table only; jax {jax.__version__}, OpenVINO {ov.__version__} ({threads} threads); "
-        f"float32. Mean per run over {args.samples} interleaved runs (OpenVINO, ours, ...).\n\n"
+        f"float32; freed host memory kept for reuse (jaxpose.host_memory): {'yes' if kept else 'no'}. "
+        f"Mean per run over {args.samples} interleaved runs (OpenVINO, ours, ...).\n\n"
         + markdown_table(header, rows) + "\n"
     )
     suffix = "" if args.depthwise_impl == "auto" else f"_{args.depthwise_impl}"
