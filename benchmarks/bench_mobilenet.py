@@ -4,7 +4,13 @@
 
 Per input size (432x368, 656x368) and batch (1, 8): median seconds per forward pass of each,
 sampled alternately (ours, OpenVINO, OpenCV), the medians of per-sample ratios OpenVINO/ours and
-ours/OpenCV, our compile time, our XLA buffer sizes, and the process' peak RSS. OpenVINO (the
+ours/OpenCV, our compile time, our XLA buffer sizes, and the process' peak RSS.
+
+"ours" is the network as jaxpose runs it on CPU: with freed host memory kept for reuse
+(`jaxpose.host_memory`, as make_pose_fn, the command and the batch job do; `--no-keep-host-memory`
+measures without), and a batch of N frame after frame inside one compiled call (`lax.map`, as the
+pipeline's device part does on CPU); "ours, whole batch" (batch > 1) runs the N frames as one
+(N, H, W, 3) array instead, for reference. OpenVINO (the
 optional `bench` extra) reads the frozen graph with `openvino.convert_model`, compiled for CPU;
 its output is checked against ours (max |difference| within 1e-5 of the output's range) before
 timing. Without the `openvino` package its columns say "n/a". Writes the "mobilenet_thin"
@@ -23,6 +29,7 @@ import jax
 import numpy as np
 
 from benchmarks.common import interleaved, load_note, markdown_table, median_ratio, peak_rss_mib, timed, write_section
+from jaxpose import host_memory
 
 SIZES = ((432, 368), (656, 368))  # (W, H)
 BATCHES = (1, 8)
@@ -63,25 +70,35 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument("--no-keep-host-memory", action="store_true",
+                        help="leave glibc's malloc as it is (jaxpose.host_memory not applied)")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
+    kept = False if args.no_keep_host_memory else host_memory.keep_freed_memory()
 
     graph = fetch_graph()
     model = jaxpose.from_tf_graph(graph)
     params = jax.device_put(model.params)
     apply = jax.jit(model.net.apply)
+    frame_by_frame = jax.jit(
+        lambda variables, x: jax.lax.map(lambda frame: model.net.apply(variables, frame[None])[0], x))
 
-    rows, ours_fns, peer_fns, ov_fns, ov_err, ours_out = [], {}, {}, {}, {}, {}
+    rows, ours_fns, whole_fns, peer_fns, ov_fns, ov_err, ours_out = [], {}, {}, {}, {}, {}, {}
     for w, h in SIZES:
         for n in BATCHES:
             x = _input(n, w, h)
             xd = jax.device_put(x)
-            lowered = apply.lower({"params": params}, xd)
-            compiled, compile_s = timed(lowered.compile)
+            whole, compile_s = timed(apply.lower({"params": params}, xd).compile)
+            compiled = whole
+            if n > 1:
+                compiled, compile_s = timed(frame_by_frame.lower({"params": params}, xd).compile)
+                whole_fns[(w, h, n)] = lambda c=whole, xd=xd: jax.block_until_ready(c({"params": params}, xd))
             mem = compiled.memory_analysis()
             temp_mib = getattr(mem, "temp_size_in_bytes", 0) / 2**20 if mem is not None else float("nan")
             ours_fns[(w, h, n)] = lambda c=compiled, xd=xd: jax.block_until_ready(c({"params": params}, xd))
             ours_out[(w, h, n)] = np.asarray(ours_fns[(w, h, n)]())
+            if n > 1:
+                check_close(ours_out[(w, h, n)], np.asarray(whole_fns[(w, h, n)]()), "the whole-batch net")
             rows.append([f"{w}x{h}", n, f"{compile_s:.2f}", f"{temp_mib:.0f}"])
     rss_ours = peak_rss_mib()
 
@@ -107,8 +124,11 @@ def main(argv: list[str] | None = None) -> None:
         fns = {"ours": ours_fns[key], "opencv": peer_fns[key]}
         if key in ov_fns:
             fns["openvino"] = ov_fns[key]
+        if key in whole_fns:
+            fns["ours_whole"] = whole_fns[key]
         times = interleaved(fns, samples=args.samples)
         ours_ms = statistics.median(times["ours"]) * 1e3
+        whole_ms = f"{statistics.median(times['ours_whole']) * 1e3:.1f}" if key in whole_fns else "-"
         cv_ms = statistics.median(times["opencv"]) * 1e3
         ratio = median_ratio(times["ours"], times["opencv"])
         if key in ov_fns:
@@ -116,12 +136,12 @@ def main(argv: list[str] | None = None) -> None:
                        f"{median_ratio(times['openvino'], times['ours']):.2f}", f"{ov_err[key]:.1e}"]
         else:
             ov_cols = ["n/a"] * 3
-        table.append(row[:2] + [f"{ours_ms:.1f}"] + ov_cols + [f"{cv_ms:.1f}", f"{ratio:.2f}",
-                                                              f"{1e3 * key[2] / ours_ms:.1f}"] + row[2:])
+        table.append(row[:2] + [f"{ours_ms:.1f}", whole_ms] + ov_cols + [
+            f"{cv_ms:.1f}", f"{ratio:.2f}", f"{1e3 * key[2] / ours_ms:.1f}"] + row[2:])
         print(table[-1], flush=True)
 
     device = jax.devices()[0]
-    header = ["input WxH", "batch", "ours ms", "OpenVINO ms", "OpenVINO/ours (median of ratios)",
+    header = ["input WxH", "batch", "ours ms", "ours, whole batch ms", "OpenVINO ms", "OpenVINO/ours (median of ratios)",
               "OpenVINO max diff / range", "OpenCV ms", "ours/OpenCV (median of ratios)", "ours img/s",
               "compile s", "XLA temp MiB"]
     try:
@@ -135,7 +155,10 @@ def main(argv: list[str] | None = None) -> None:
         f"Device: {device.platform} ({device.device_kind}); host {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs; {load_note(load_before)}; absolute times drift: read the "
         f"ratios; jax {jax.__version__}, {ov_version}, OpenCV {cv2.__version__}; float32; "
-        f"{args.samples} interleaved samples per row (median). OpenVINO/ours < 1 means OpenVINO is faster.\n\n"
+        f"{args.samples} interleaved samples per row (median). OpenVINO/ours < 1 means OpenVINO is faster. "
+        f"Freed host memory kept for reuse (jaxpose.host_memory): {'yes' if kept else 'no'}; "
+        "a batch of 8 runs frame by frame in one call (lax.map), as the pipeline does on CPU "
+        "(\"whole batch\": all 8 at once).\n\n"
         + markdown_table(header, table)
         + f"\n\nPeak RSS: {rss_ours:.0f} MiB after compiling and running all of ours; "
         f"{rss_all:.0f} MiB after OpenVINO's and OpenCV's nets too.\n"

@@ -8,7 +8,7 @@ for MobileNet-thin at 432x368) and frees it when the call returns. glibc's mallo
 above its mmap threshold (at most 32 MiB) with a fresh `mmap` and gives them back with `munmap`,
 so each call starts on untouched pages and the kernel zero-fills ~9,000 of them on first touch:
 measured on the project's 2-core machine, 0.82 of the network's time at 432x368 and 0.86 at
-656x368 without that (benchmarks/RESULTS.md, "host_memory"; README "Its network on CPU").
+656x368 without that (README, "Host memory on CPU").
 
 `keep_freed_memory` sets glibc's `M_MMAP_MAX` to 0 (every block comes from the heap) and raises
 `M_TRIM_THRESHOLD`, so freed blocks stay in the process and the next call reuses warm pages. The
