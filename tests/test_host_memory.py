@@ -88,6 +88,8 @@ def test_environment_turns_it_off(value):
 
 
 def test_off_where_unsupported(monkeypatch):
+    """Not glibc (e.g. musl on Alpine, where mallopt lacks these parameters): nothing is changed."""
     monkeypatch.setattr(host_memory, "_applied", False)
-    monkeypatch.setattr(host_memory.sys, "platform", "darwin")
+    monkeypatch.setattr(host_memory.platform, "libc_ver", lambda *args, **kwargs: ("", ""))
+    assert host_memory.supported() is False
     assert host_memory.keep_freed_memory() is False
