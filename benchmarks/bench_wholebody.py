@@ -90,6 +90,7 @@ def opencv_extractor(hand_net, face_net, side: int):
 
 def main(argv: list[str] | None = None) -> None:
     import jaxpose
+    from jaxpose import host_memory
     from jaxpose.specs import COCO
     from jaxpose.wholebody import make_wholebody_fn
 
@@ -105,8 +106,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--conv3x3", default="xla", choices=["xla", "winograd", "auto"],
                         help="our HAND/FACE nets' convolutions (the command's --conv_impl: "
                              "Model.with_conv3x3_impl(impl, side))")
+    parser.add_argument("--no-keep-host-memory", action="store_true",
+                        help="leave glibc's malloc as it is (jaxpose.host_memory, which make_pose_fn applies)")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
+    kept = False if args.no_keep_host_memory else host_memory.keep_freed_memory()
     plan = [(int(s.split(":")[0]), [int(p) for p in s.split(":")[1].split(",")]) for s in args.sides]
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -168,7 +172,8 @@ def main(argv: list[str] | None = None) -> None:
         "the crop count (6 crops = 4 + 2: no padding computed on CPU), all crops of a call in one "
         "network batch; 'per crop' (with `--per-crop`) is the same with the crops run one after "
         "the other inside the call (`per_crop=True`), timed in the same rounds. 'first call' = our compile + first "
-        f"run. Machine: {load_note(load_before)}; the ratios are paired per sample.\n\n"
+        f"run. Freed host memory kept for reuse (jaxpose.host_memory, as make_pose_fn and the command do): "
+        f"{'yes' if kept else 'no'}. Machine: {load_note(load_before)}; the ratios are paired per sample.\n\n"
         + markdown_table(["net side", "people", "crops", "ours s", "OpenCV s", "ours/OpenCV (median of ratios)",
                           "per crop/OpenCV", "our first call s"], rows)
         + "\n\nSeconds per extra person: in each round, the least-squares slope of each contender's times "
