@@ -23,3 +23,8 @@ class InputError(JaxposeError):
 
 class UsageError(JaxposeError):
     """Bad options: unknown flag, missing or malformed value, inconsistent flags (CLI exit code 2)."""
+
+
+class BackendError(JaxposeError):
+    """JAX could not start the device backend it was asked for (e.g. `JAX_PLATFORMS` names a
+    platform that is not installed)."""

@@ -51,16 +51,16 @@ def keep_freed_memory() -> bool:
     """Keep freed host memory in the process (see the module docstring); True when it is in effect.
 
     False (nothing changed) when turned off by `$JAXPOSE_KEEP_HOST_MEMORY`, off Linux/glibc, or
-    when JAX's default backend is not the CPU.
+    when JAX's default backend is not the CPU; BackendError when JAX cannot start a backend.
     """
     global _applied
     if _applied:
         return True
     if disabled_by_environment() or not supported():
         return False
-    import jax
+    from jaxpose.jax_backend import default_backend
 
-    if jax.default_backend() != "cpu":
+    if default_backend() != "cpu":
         return False
     libc = ctypes.CDLL(None)
     if not (libc.mallopt(M_MMAP_MAX, 0) and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)):

@@ -19,6 +19,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxpose.errors import InputError
+from jaxpose.jax_backend import default_backend
 
 AXIS = "frames"
 
@@ -31,6 +32,8 @@ def select_devices(num_gpu: int = -1, num_gpu_start: int = 0,
     num_gpu_start: index of the first one among `available` (default: `jax.local_devices()`,
     the default backend's devices of this process: GPUs on a GPU machine, else CPU devices).
     """
+    if available is None:
+        default_backend()  # a BackendError line when JAX cannot start (e.g. JAX_PLATFORMS=cuda, no plugin)
     devices = tuple(jax.local_devices() if available is None else available)
     for name, value in (("num_gpu", num_gpu), ("num_gpu_start", num_gpu_start)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

@@ -213,6 +213,7 @@ def train(config: TrainConfig, on_step: Callable[[int, dict], None] | None = Non
 
     `batches(stream, start_step)` may wrap the batch iterator (tests use it to plant bad data).
     """
+    from jaxpose.jax_backend import default_backend
     from jaxpose.model import make_model, save_model
     from jaxpose.train.checkpoint import Checkpoints
     from jaxpose.train.coco_data import CocoKeypoints
@@ -226,6 +227,7 @@ def train(config: TrainConfig, on_step: Callable[[int, dict], None] | None = Non
     check_config(config)
     _check_run_dir(config)
     data = CocoKeypoints(config.annotations, config.images)
+    default_backend()  # a BackendError line, not a traceback, when JAX cannot start its backend
     model, fine_tuning = initial_model(config)
     recipe = recipe_for(model.name)
     layout = coco_layout(model.name)
