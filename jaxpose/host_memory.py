@@ -6,9 +6,9 @@
 On CPU, every call of a compiled XLA program allocates its temporary buffers in one block (36 MiB
 for MobileNet-thin at 432x368) and frees it when the call returns. glibc's malloc serves blocks
 above its mmap threshold (at most 32 MiB) with a fresh `mmap` and gives them back with `munmap`,
-so each call starts on untouched pages and the kernel zero-fills ~9,000 of them on first touch:
-measured on the project's 2-core machine, 0.82 of the network's time at 432x368 and 0.86 at
-656x368 without that (README, "Host memory on CPU").
+so each call starts on untouched pages and the kernel zero-fills ~9,000 of them on first touch.
+Keeping them, the network takes 0.82 of its former time at 432x368 and 0.86 at 656x368 on the
+project's 2-core machine (README, "Host memory on CPU").
 
 `keep_freed_memory` sets glibc's `M_MMAP_MAX` to 0 (every block comes from the heap) and raises
 `M_TRIM_THRESHOLD`, so freed blocks stay in the process and the next call reuses warm pages. The

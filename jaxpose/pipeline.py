@@ -622,7 +622,9 @@ def make_pose_fn(
     network ~0.85 of the time; off with JAXPOSE_KEEP_HOST_MEMORY=0).
     """
     from jaxpose import host_memory
+    from jaxpose.jax_backend import default_backend
 
+    default_backend()  # one BackendError line, not a traceback, when JAX cannot start its backend
     host_memory.keep_freed_memory()
     if isinstance(model, (str, os.PathLike)):
         from jaxpose.hub import load_model

@@ -74,7 +74,8 @@ def test_train_says_it_in_one_line_before_writing_a_run(tmp_path):
     assert not run.exists() or not any(run.iterdir())
 
 
-def test_the_api_raises_it():
+@pytest.mark.parametrize("keep_host_memory", ["1", "0"])  # the check does not ride on host_memory's
+def test_the_api_raises_it(keep_host_memory):
     code = ("import jaxpose\n"
             "from jaxpose.model import Model\n"
             "from jaxpose.nets.mobilenet_thin import MobileNetThin\n"
@@ -84,7 +85,7 @@ def test_the_api_raises_it():
             "    jaxpose.make_pose_fn(model)\n"
             "except jaxpose.JaxposeError as error:\n"
             "    print(type(error).__name__, error)\n")
-    env = {**os.environ, "JAX_PLATFORMS": MISSING, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "JAX_PLATFORMS": MISSING, "PYTHONPATH": str(REPO), "JAXPOSE_KEEP_HOST_MEMORY": keep_host_memory}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith(f"BackendError JAX could not start its device backend (JAX_PLATFORMS='{MISSING}')")
