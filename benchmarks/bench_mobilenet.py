@@ -28,8 +28,8 @@ import cv2
 import jax
 import numpy as np
 
-from benchmarks.common import interleaved, load_note, markdown_table, median_ratio, peak_rss_mib, timed, write_section
-from jaxpose import host_memory
+from benchmarks.common import (add_host_memory_flag, host_memory_setting, interleaved, load_note, markdown_table,
+                               median_ratio, peak_rss_mib, timed, write_section)
 
 SIZES = ((432, 368), (656, 368))  # (W, H)
 BATCHES = (1, 8)
@@ -70,11 +70,10 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=20)
-    parser.add_argument("--no-keep-host-memory", action="store_true",
-                        help="leave glibc's malloc as it is (jaxpose.host_memory not applied)")
+    add_host_memory_flag(parser)
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
-    kept = False if args.no_keep_host_memory else host_memory.keep_freed_memory()
+    kept = host_memory_setting(args)
 
     graph = fetch_graph()
     model = jaxpose.from_tf_graph(graph)

@@ -28,7 +28,8 @@ import cv2
 import jax
 import numpy as np
 
-from benchmarks.common import interleaved, load_note, markdown_table, median_ratio, peak_rss_mib, timed, write_section
+from benchmarks.common import (add_host_memory_flag, host_memory_setting, interleaved, load_note, markdown_table,
+                               median_ratio, peak_rss_mib, timed, write_section)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("JAXPOSE_SHARED", REPO.parent / "shared"))
@@ -90,7 +91,6 @@ def opencv_extractor(hand_net, face_net, side: int):
 
 def main(argv: list[str] | None = None) -> None:
     import jaxpose
-    from jaxpose import host_memory
     from jaxpose.specs import COCO
     from jaxpose.wholebody import make_wholebody_fn
 
@@ -106,11 +106,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--conv3x3", default="xla", choices=["xla", "winograd", "auto"],
                         help="our HAND/FACE nets' convolutions (the command's --conv_impl: "
                              "Model.with_conv3x3_impl(impl, side))")
-    parser.add_argument("--no-keep-host-memory", action="store_true",
-                        help="leave glibc's malloc as it is (jaxpose.host_memory, which make_pose_fn applies)")
+    add_host_memory_flag(parser)
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
-    kept = False if args.no_keep_host_memory else host_memory.keep_freed_memory()
+    kept = host_memory_setting(args)
     plan = [(int(s.split(":")[0]), [int(p) for p in s.split(":")[1].split(",")]) for s in args.sides]
 
     with tempfile.TemporaryDirectory() as tmp:

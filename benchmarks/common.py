@@ -78,3 +78,17 @@ def markdown_table(header: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def add_host_memory_flag(parser) -> None:
+    """`--no-keep-host-memory`: leave glibc's malloc as it is (see `host_memory_setting`)."""
+    parser.add_argument("--no-keep-host-memory", action="store_true",
+                        help="leave glibc's malloc as it is (jaxpose.host_memory, which make_pose_fn applies)")
+
+
+def host_memory_setting(args) -> bool:
+    """Apply `jaxpose.host_memory` as make_pose_fn and the command do, unless
+    `--no-keep-host-memory`; True when in effect (for the section's text)."""
+    from jaxpose import host_memory
+
+    return False if args.no_keep_host_memory else host_memory.keep_freed_memory()

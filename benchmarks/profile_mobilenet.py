@@ -35,8 +35,7 @@ from collections import defaultdict
 import jax
 import numpy as np
 
-from benchmarks.common import load_note, markdown_table, write_section
-from jaxpose import host_memory
+from benchmarks.common import add_host_memory_flag, host_memory_setting, load_note, markdown_table, write_section
 
 KINDS = (
     "Conv2d_0 (full 3x3, stride 2)",
@@ -162,10 +161,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", default="432x368", help="W x H")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--depthwise-impl", default="auto", help="our MobileNetThin depthwise_impl")
-    parser.add_argument("--no-keep-host-memory", action="store_true",
-                        help="leave glibc's malloc as it is (jaxpose.host_memory not applied)")
+    add_host_memory_flag(parser)
     args = parser.parse_args(argv)
-    kept = False if args.no_keep_host_memory else host_memory.keep_freed_memory()
+    kept = host_memory_setting(args)
     load_before = os.getloadavg()[0]
     w, h = (int(v) for v in args.size.split("x"))
 
