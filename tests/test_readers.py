@@ -169,6 +169,22 @@ def test_truncated_video_ends_with_a_frame_error(tmp_path):
     assert all(isinstance(item, Frame) for item in items[:-1]) and len(items) > 10
 
 
+def test_a_file_opencv_opens_but_cannot_decode_ends_with_a_frame_error(tmp_path):
+    fake = tmp_path / "notes.png"  # FFmpeg's image2 demuxer opens it as a one-frame "video"
+    fake.write_bytes(b"not an image at all, just text\n" * 4)
+    capture = cv2.VideoCapture(str(fake))
+    opened, decoded = capture.isOpened(), capture.read()[0]
+    capture.release()
+    if not opened:
+        with pytest.raises(InputError, match="notes.png"):
+            readers.VideoSource(fake)
+        return
+    assert not decoded
+    items = list(readers.VideoSource(fake).frames())
+    assert len(items) == 1 and isinstance(items[0], FrameError)
+    assert "notes.png" in items[0].message and "no frame could be decoded" in items[0].message
+
+
 def test_garbage_video_and_missing_camera_are_input_errors(tmp_path):
     bad = tmp_path / "bad.avi"
     bad.write_bytes(b"not a video at all")

@@ -165,6 +165,15 @@ def test_truncated_video_keeps_the_frames_before_the_cut(tiny_cli, tmp_path):
     no_leftovers(tmp_path / "j")
 
 
+def test_video_flag_on_an_undecodable_file_is_one_line_and_exit_1(tiny_cli, tmp_path):
+    fake = tmp_path / "notes.png"
+    fake.write_bytes(b"not an image at all, just text\n" * 4)
+    code, _, err = cli("--video", fake, "--write_json", tmp_path / "j", "--net_resolution", "-1x64")
+    assert code == 1
+    assert_one_error(err, "notes.png")
+    assert json_names(tmp_path / "j") == []
+
+
 def test_missing_camera_is_one_line(tiny_cli, tmp_path):
     code, _, err = cli("--camera", "9", "--write_json", tmp_path / "j")
     assert code == 1

@@ -351,8 +351,9 @@ class _CaptureSource:
 class VideoSource(_CaptureSource):
     """`--video`: a video file read with OpenCV's FFmpeg backend.
 
-    A stream that ends before its announced frame count (truncated or damaged file) ends with a
-    FrameError naming the file and how many frames were read.
+    A stream that ends before its announced frame count (truncated or damaged file), or that
+    yields no frame at all (OpenCV opens some non-videos, e.g. a text file named .png, as a
+    one-frame stream), ends with a FrameError naming the file and how many frames were read.
 
     seek: start at `selection.first` by seeking (OpenCV's CAP_PROP_POS_FRAMES) instead of decoding
     every frame before it; frame names stay the capture positions. Seeking is frame-exact for
@@ -399,6 +400,9 @@ class VideoSource(_CaptureSource):
         return f"{self.path.stem}_{position:012d}"
 
     def _missing_frames(self, position: int) -> str | None:
+        if position == self._start:  # not one frame decoded or skipped (e.g. text named .png)
+            return (f"{self.path}: no frame could be decoded (not a video or an image OpenCV can read, "
+                    "or a damaged one).")
         expected = self._stream_total
         if expected is None:
             return None
