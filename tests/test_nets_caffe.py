@@ -7,6 +7,7 @@ reads the original Caffe files, jaxpose converts them, both run the same input.
 from __future__ import annotations
 
 import math
+import os
 
 import cv2
 import jax
@@ -107,6 +108,11 @@ def test_mpi_4_layers_runs_on_the_6_stage_mpi_weights(weights):
     assert_close_to_reference(ours, ref)
 
 
+@pytest.mark.xfail(jax.__version__.startswith("0.11.") and jax.default_backend() == "cpu"
+                   and "xla_cpu_experimental_ynn_fusion_type" not in os.environ.get("XLA_FLAGS", ""),
+                   reason="jax 0.11's XLA:CPU fuses bfloat16 conv chains into YNNPACK fusions that return "
+                          "garbage (README, 'Known XLA bug'); XLA_FLAGS=--xla_cpu_experimental_ynn_fusion_type=-reduce "
+                          "works around it", strict=False)
 def test_bfloat16_is_close_to_float32(weights):
     model = from_caffe(str(PROTOTXTS["HAND"]), weights("HAND"))
     x = jnp.asarray(normalized_input(1, 48, 40, seed=4))
