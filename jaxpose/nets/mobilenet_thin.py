@@ -240,14 +240,23 @@ class MobileNetThin(nn.Module):
 
         # Every stage after the first reads [PAFs, heatmaps, features]: one buffer whose first 57
         # channels each stage overwrites in place, instead of a new 921-channel concatenation.
-        # On CPU both branches' first depthwise layers read one padded copy of their input
-        # (README, "Where the time goes, and what was tried": ~0.9 of the time, bit-identical).
+        # On CPU both branches' first depthwise layers read one zero-padded input: stage 1 a padded
+        # copy of the features, later stages the buffer itself, kept padded (each stage writes
+        # its maps inside the border), so no stage copies it (README, "Where the time goes, and
+        # what was tried"; bit-identical).
         pad_first = _resolved_impl(self.depthwise_impl) == "shift"
+        border = (branch_layers(2)[0][0] - 1) // 2 if pad_first else 0
         stage_in = features
-        buffer = jnp.concatenate(
-            [jnp.zeros((*features.shape[:3], PAF_CHANNELS + HEATMAP_CHANNELS), features.dtype), features], axis=-1)
+        buffer = jnp.pad(jnp.concatenate(
+            [jnp.zeros((*features.shape[:3], PAF_CHANNELS + HEATMAP_CHANNELS), features.dtype), features], axis=-1),
+            ((0, 0), (border, border), (border, border), (0, 0)))
         for stage in range(1, NUM_STAGES + 1):
-            first_in = pad_once(stage_in, branch_layers(stage)[0][0]) if pad_first else stage_in
+            if not pad_first:
+                first_in = stage_in
+            elif stage == 1:
+                first_in = pad_once(features, branch_layers(1)[0][0])
+            else:
+                first_in = buffer
             outputs = []
             for branch, final in (("L1", PAF_CHANNELS), ("L2", HEATMAP_CHANNELS)):
                 y = first_in
@@ -257,7 +266,7 @@ class MobileNetThin(nn.Module):
                 outputs.append(y)
             pafs, heatmaps = outputs
             stage_in = buffer = lax.dynamic_update_slice(
-                buffer, jnp.concatenate([pafs, heatmaps], axis=-1).astype(buffer.dtype), (0, 0, 0, 0))
+                buffer, jnp.concatenate([pafs, heatmaps], axis=-1).astype(buffer.dtype), (0, border, border, 0))
         out = jnp.concatenate([heatmaps, pafs], axis=-1).astype(jnp.float32)
         chex.assert_axis_dimension(out, 3, HEATMAP_CHANNELS + PAF_CHANNELS)
         return out
