@@ -15,8 +15,9 @@ from jaxpose.options.table import FLAGS
 # Not flags of a jaxpose command: placeholders in prose (`--flag`, `--write_*`, `--heatmaps_add_*`),
 # gflags' `--noflag` form, `--body 2` (OpenPose's own flag, cited), venv's `--without-pip` /
 # `--system-site-packages`, and `jaxpose batch --ray` (parsed before the table: it takes an optional
-# value).
-NOT_OURS = {"flag", "write", "heatmaps_add", "nohand", "body", "without-pip", "system-site-packages", "ray"}
+# value), and XLA's own `--xla_cpu_experimental_ynn_fusion_type` (the workaround for a jax 0.11 bug).
+NOT_OURS = {"flag", "write", "heatmaps_add", "nohand", "body", "without-pip", "system-site-packages", "ray",
+            "xla_cpu_experimental_ynn_fusion_type"}
 
 
 def known_flags() -> set[str]:
