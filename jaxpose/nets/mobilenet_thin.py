@@ -246,17 +246,14 @@ class MobileNetThin(nn.Module):
         # what was tried"; bit-identical).
         pad_first = _resolved_impl(self.depthwise_impl) == "shift"
         border = (branch_layers(2)[0][0] - 1) // 2 if pad_first else 0
-        stage_in = features
         buffer = jnp.pad(jnp.concatenate(
             [jnp.zeros((*features.shape[:3], PAF_CHANNELS + HEATMAP_CHANNELS), features.dtype), features], axis=-1),
             ((0, 0), (border, border), (border, border), (0, 0)))
         for stage in range(1, NUM_STAGES + 1):
-            if not pad_first:
-                first_in = stage_in
-            elif stage == 1:
-                first_in = pad_once(features, branch_layers(1)[0][0])
-            else:
+            if stage > 1:
                 first_in = buffer
+            else:
+                first_in = pad_once(features, branch_layers(1)[0][0]) if pad_first else features
             outputs = []
             for branch, final in (("L1", PAF_CHANNELS), ("L2", HEATMAP_CHANNELS)):
                 y = first_in
@@ -265,7 +262,7 @@ class MobileNetThin(nn.Module):
                                         padded_input=pad_first and i == 1)(y)
                 outputs.append(y)
             pafs, heatmaps = outputs
-            stage_in = buffer = lax.dynamic_update_slice(
+            buffer = lax.dynamic_update_slice(
                 buffer, jnp.concatenate([pafs, heatmaps], axis=-1).astype(buffer.dtype), (0, border, border, 0))
         out = jnp.concatenate([heatmaps, pafs], axis=-1).astype(jnp.float32)
         chex.assert_axis_dimension(out, 3, HEATMAP_CHANNELS + PAF_CHANNELS)
