@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from jaxpose.batch.jobdir import JobDir
 from jaxpose.batch.plan import InputPlan
 from jaxpose.batch.work import COCO_PART, input_options, video_part_suffix
 from jaxpose.errors import JaxposeError
-from jaxpose.io.atomic import atomic_write_text, new_file_mode
+from jaxpose.io.atomic import atomic_write_text, new_file_mode, temp_file_in
 from jaxpose.options.table import Options
 
 _FFMPEG_FORMATS = {".avi": "avi", ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov"}
@@ -63,8 +62,7 @@ def merge_coco_parts(parts: Sequence[Path]) -> str:
 
 def concat_videos(segments: Sequence[Path], target: Path) -> None:
     """Write `segments` one after the other into `target` (atomic) without re-encoding."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    fd, tmp = temp_file_in(target.parent, prefix=f".{target.name}.", suffix=".part")
     os.close(fd)
     try:
         if len(segments) == 1:

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 _UMASK_LOCK = threading.Lock()
+_MAKE_FOLDER_TRIES = 5
 
 
 def current_umask() -> int:
@@ -43,12 +44,31 @@ def new_file_mode(path: str | os.PathLike | None = None) -> int:
     return 0o666 & ~current_umask()
 
 
+def temp_file_in(folder: str | os.PathLike, prefix: str, suffix: str = "") -> tuple[int, str]:
+    """`tempfile.mkstemp` in `folder`, creating the folder (and its parents) first.
+
+    Another process may remove the folder while it is still empty (a jaxpose run that probed it
+    removes the folders it made for its probe; the batch job runs chunks of one input side by
+    side): the folder is then made again, up to a few times, instead of failing. A path that
+    stays a file still fails (FileExistsError). Returns mkstemp's (fd, path).
+    """
+    folder = Path(folder)
+    tries_left = _MAKE_FOLDER_TRIES
+    while True:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)  # EEXIST if it was removed mid-call
+            return tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
+        except (FileNotFoundError, FileExistsError):
+            tries_left -= 1
+            if not tries_left:
+                raise
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
     """Write `data` to `path` atomically, with the permissions of a new file; returns `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     mode = new_file_mode(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    fd, tmp = temp_file_in(path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         if hasattr(os, "fchmod"):  # POSIX; Windows has no modes to set
             os.fchmod(fd, mode)

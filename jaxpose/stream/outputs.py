@@ -9,7 +9,7 @@ Ctrl-C or SIGTERM), so every file left on disk is complete.
 from __future__ import annotations
 
 import os
-import tempfile
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from jaxpose.errors import InputError, UsageError
-from jaxpose.io.atomic import new_file_mode
+from jaxpose.io.atomic import new_file_mode, temp_file_in
 from jaxpose.options.check import per_frame_dirs
 from jaxpose.options.table import Options
 from jaxpose.poses import Poses
@@ -54,9 +54,8 @@ class VideoWriter:
 
         height, width = rgb.shape[:2]
         if self._writer is None and self.size is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix or ".avi",
-                                       dir=self.path.parent)
+            fd, tmp = temp_file_in(self.path.parent, prefix=f".{self.path.stem}.",
+                                   suffix=self.path.suffix or ".avi")
             os.close(fd)
             self._tmp = Path(tmp)
             if self.path.suffix.lower() in (".mp4", ".m4v", ".mov"):
@@ -106,17 +105,25 @@ class VideoWriter:
             self._tmp.unlink(missing_ok=True)
 
 
+def _is_a_file(path: Path) -> bool:
+    """Whether `path` exists and is not a folder (one stat: another process may be making or
+    removing the folder at the same moment)."""
+    try:
+        return not stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _probe(flag: str, given: str, folder: Path) -> None:
     """Check that `folder` can be created and files created in it; UsageError if not. Folders
     made for the probe are removed again (the writers create them with their first file), so a
     run that stops before its first frame leaves nothing behind."""
-    if folder.exists() and not folder.is_dir():
+    if _is_a_file(folder):
         where = "exists and is not a folder" if str(folder) == given else f"{folder} is not a folder"
         raise UsageError(f"--{flag} {given}: {where}; pass a path inside a writable folder.")
     missing = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".jaxpose-probe.", dir=folder)
+        fd, probe = temp_file_in(folder, prefix=".jaxpose-probe.")
         os.close(fd)
         os.unlink(probe)
     except OSError as error:
@@ -156,7 +163,7 @@ def _probe_file(flag: str, file: str) -> None:
     parent = path.parent
     while not parent.exists() and parent != parent.parent:  # the nearest existing folder decides
         parent = parent.parent
-    if parent.exists() and not parent.is_dir():
+    if _is_a_file(parent):
         raise UsageError(f"--{flag} {file}: {parent} is not a folder; pass a path inside a writable folder.")
     _probe(flag, file, path.parent)
 
