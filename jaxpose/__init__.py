@@ -36,6 +36,7 @@ _EXPORTS = {
     "Poses3D": "jaxpose.poses3d",
     "make_multiview_pose_fn": "jaxpose.triangulation.multiview",
     "select_devices": "jaxpose.sharding",
+    "use_cpu_devices": "jaxpose.jax_backend",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -31,7 +31,7 @@ PLAN_FORMAT = 1
 # Flags that change how a run goes, never what it writes: a job may resume with other values.
 RUN_ONLY_FLAGS = frozenset({
     "batch", "quiet", "verbose", "disable_multi_thread", "logging_level", "profile_speed",
-    "num_gpu", "num_gpu_start", "cli_verbose", "no_gui_verbose", "fullscreen", "display",
+    "num_gpu", "num_gpu_start", "cpu_devices", "cli_verbose", "no_gui_verbose", "fullscreen", "display",
     "skip_existing",
 })
 

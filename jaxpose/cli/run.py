@@ -24,6 +24,7 @@ from jaxpose.cli.flags import Options, UsageError
 from jaxpose.errors import InputError, JaxposeError
 from jaxpose.io import readers
 from jaxpose.io.progress import Progress, RunStats, format_saved, format_summary
+from jaxpose.options.build import apply_cpu_devices
 from jaxpose.options.check import check_options, per_frame_dirs
 from jaxpose.stream import run_stream
 from jaxpose.stream.multiview import (
@@ -285,6 +286,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
 
             print(f"jaxpose {jaxpose.__version__}", file=stdout)
             return EXIT_OK
+        apply_cpu_devices(vars(options))  # first: before anything starts JAX
         cameras = check_3d_options(options)
         inputs = plan_inputs(options, cameras)
         notes = check_options(options) + check_tracking_options(options)

@@ -139,10 +139,29 @@ def pose_fn_settings(options: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
+def apply_cpu_devices(options: Mapping[str, Any]) -> int:
+    """--cpu_devices N (0: leave JAX's setting) -> `jaxpose.use_cpu_devices(N)`, before JAX starts
+    (the command applies it first; `check_options` and `build_pipeline` again, which is a no-op);
+    returns the number of CPU devices asked for (0 when none). UsageError when it cannot apply."""
+    from jaxpose.jax_backend import use_cpu_devices
+
+    count = options.get("cpu_devices", 0)
+    if not count:
+        return 0
+    if count < -1:
+        raise UsageError(f"--cpu_devices must be -1 (one per core), 0 (JAX's setting) or >= 1 (got {count}).")
+    try:
+        return use_cpu_devices(count)
+    except InputError as error:
+        raise UsageError(str(error).replace("cpu_devices=", "--cpu_devices ")) from None
+
+
 def _devices(options: Mapping[str, Any]) -> Any:
-    """--num_gpu / --num_gpu_start -> `make_pose_fn`'s devices (None: the default device alone)."""
+    """--num_gpu / --num_gpu_start -> `make_pose_fn`'s devices (None: the default device alone),
+    after --cpu_devices has set how many CPU devices JAX makes."""
     from jaxpose.sharding import devices_for_flags
 
+    apply_cpu_devices(options)
     try:
         return devices_for_flags(options["num_gpu"], options["num_gpu_start"])
     except InputError as error:

@@ -32,6 +32,7 @@ def check_options(options: Any) -> list[str]:
         raise UsageError(f"--num_gpu must be -1 (all devices) or >= 1 (got {options.num_gpu}).")
     if options.num_gpu_start < 0:
         raise UsageError(f"--num_gpu_start must be >= 0, the index of the first device (got {options.num_gpu_start}).")
+    notes += _check_cpu_devices(options)
     if str(options.precision).lower() not in COMPUTE_DTYPES:
         raise UsageError(f"--precision {options.precision!r}: use float32 (default) or bf16.")
     notes += _check_conv_impl(options, model_pose)
@@ -172,4 +173,17 @@ def _check_conv_impl(options: Any, model_pose: str) -> list[str]:
     if jax.default_backend() != "cpu":
         return [f"--conv_impl {impl}: Winograd was measured faster on CPUs only; on {jax.default_backend()} "
                 "XLA's own convolutions (the default, xla) are usually faster."]
+    return []
+
+
+def _check_cpu_devices(options: Any) -> list[str]:
+    """--cpu_devices, applied now if the command has not yet (`apply_cpu_devices`). Returns a
+    note when --batch does not split evenly over the devices --num_gpu then uses."""
+    from jaxpose.options.build import apply_cpu_devices
+
+    count = apply_cpu_devices(vars(options))
+    used = count - options.num_gpu_start if options.num_gpu == -1 else options.num_gpu
+    if count and used > 1 and options.batch % used:
+        return [f"--batch {options.batch} is split over {used} CPU devices: each batch is padded to a multiple "
+                f"of {used} frames (wasted work); use a --batch that is a multiple of {used}."]
     return []
