@@ -1,8 +1,9 @@
 """One JAX device per CPU core (issue #15 item 4): `jaxpose.use_cpu_devices` and `--cpu_devices`.
 
 The device count can only be set before JAX starts, so the end-to-end check runs in a fresh
-subprocess: `--cpu_devices 3` makes three CPU devices, the pipeline splits each batch over all of
-them, and the command writes the JSON files of a run on one device byte for byte (the default model
+subprocess: `--cpu_devices 3` makes three CPU devices, implies `--batch 3` when no --batch is given,
+the pipeline splits each batch over all of them, and the command writes the JSON files of a run on
+one device byte for byte (the default model
 on ../shared/media/video.avi, when present). In this process JAX has started already: asking for
 another count is a one-line error, asking for the count in effect is fine.
 """
@@ -29,10 +30,10 @@ SCRIPT = textwrap.dedent('''
     import jaxpose
     from jaxpose.cli import flags, run
     from jaxpose.options.build import build_pipeline
-    from jaxpose.options.check import check_options
+    from jaxpose.options.check import batch_for_cpu_devices, check_options
 
     video = {video!r}
-    base = [video, "--frame_last", "5", "--net_resolution", "-1x128", "--quiet", "--no_compile_cache"]
+    base = [video, "--frame_last", "5", "--net_resolution", "-1x128", "--no_compile_cache"]
     # before JAX starts: the note for a batch that does not split evenly, and the flag applied
     notes = check_options(flags.parse(base + ["--cpu_devices", "3", "--batch", "4"]))
     assert any("--batch 4 is split over 3 CPU devices" in n and "multiple of 3" in n for n in notes), notes
@@ -43,15 +44,20 @@ SCRIPT = textwrap.dedent('''
     one = build_pipeline(vars(flags.parse(base + ["--cpu_devices", "3", "--num_gpu", "1"])))
     assert one.pose_fn.devices is None, one.pose_fn.devices
     assert jaxpose.use_cpu_devices(3) == 3  # the count in effect: accepted again
+    for extra, batch in (([], 3), (["--batch", "4"], 4), (["--num_gpu", "2"], 2), (["--num_gpu", "1"], 1)):
+        options = flags.parse(base + ["--cpu_devices", "3"] + extra)
+        batch_for_cpu_devices(options)  # without --batch: one frame per device used
+        assert options.batch == batch, (extra, options.batch)
 
     written = {{}}
     with tempfile.TemporaryDirectory() as tmp:
-        for label, extra in (("one", ["--num_gpu", "1"]), ("three", [])):
+        for label, extra in (("one", ["--num_gpu", "1", "--batch", "3"]), ("three", [])):  # three: --batch 3 implied
             folder = pathlib.Path(tmp) / label
             err = io.StringIO()
-            code = run.main(base + ["--batch", "3", "--cpu_devices", "3", "--write_json", str(folder)] + extra,
+            code = run.main(base + ["--cpu_devices", "3", "--write_json", str(folder)] + extra,
                             stdout=io.StringIO(), stderr=err)
             assert code == 0, err.getvalue()
+            assert "split over" not in err.getvalue(), err.getvalue()  # no padding note: --batch 3 implied
             written[label] = {{f.name: f.read_bytes() for f in sorted(folder.iterdir())}}
     assert len(written["one"]) == 6 and written["one"] == written["three"], sorted(written["three"])
     assert any(b'"pose_keypoints_2d":[' in data and b'"people":[]' not in data for data in written["one"].values())

@@ -19,7 +19,7 @@ from typing import TextIO
 
 from jaxpose.cli import flags
 from jaxpose.errors import JaxposeError, UsageError
-from jaxpose.options.check import check_options
+from jaxpose.options.check import batch_for_cpu_devices, check_options
 from jaxpose.stream.outputs import check_writable_folder
 from jaxpose.stream.stages import check_tracking_options
 from jaxpose.options.table import BATCH_FLAG_LIST, Options
@@ -152,6 +152,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
             stdout.write(help_text())
             return 0
         check_batch_options(options)
+        batch_for_cpu_devices(options)
         if use_ray and options.cpu_workers:
             raise UsageError("--cpu_workers is for a job without --ray; with --ray give --ray_workers.")
         notes = check_options(options) + check_tracking_options(options)

@@ -24,8 +24,7 @@ from jaxpose.cli.flags import Options, UsageError
 from jaxpose.errors import InputError, JaxposeError
 from jaxpose.io import readers
 from jaxpose.io.progress import Progress, RunStats, format_saved, format_summary
-from jaxpose.options.build import apply_cpu_devices
-from jaxpose.options.check import check_options, per_frame_dirs
+from jaxpose.options.check import batch_for_cpu_devices, check_options, per_frame_dirs
 from jaxpose.stream import run_stream
 from jaxpose.stream.multiview import (
     UndistortedSource, check_3d_options, open_views, pinhole, reconstruction_stage, three_d,
@@ -286,7 +285,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
 
             print(f"jaxpose {jaxpose.__version__}", file=stdout)
             return EXIT_OK
-        apply_cpu_devices(vars(options))  # first: before anything starts JAX
+        batch_for_cpu_devices(options)  # first: --cpu_devices before anything starts JAX
         cameras = check_3d_options(options)
         inputs = plan_inputs(options, cameras)
         notes = check_options(options) + check_tracking_options(options)

@@ -176,14 +176,30 @@ def _check_conv_impl(options: Any, model_pose: str) -> list[str]:
     return []
 
 
-def _check_cpu_devices(options: Any) -> list[str]:
-    """--cpu_devices, applied now if the command has not yet (`apply_cpu_devices`). Returns a
-    note when --batch does not split evenly over the devices --num_gpu then uses."""
+def _cpu_devices_used(options: Any) -> int:
+    """How many of the CPU devices --cpu_devices makes --num_gpu / --num_gpu_start then use (0
+    without --cpu_devices); applies --cpu_devices if the command has not yet."""
     from jaxpose.options.build import apply_cpu_devices
 
     count = apply_cpu_devices(vars(options))
-    used = count - options.num_gpu_start if options.num_gpu == -1 else options.num_gpu
-    if count and used > 1 and options.batch % used:
+    if not count:
+        return 0
+    return count - options.num_gpu_start if options.num_gpu == -1 else options.num_gpu
+
+
+def batch_for_cpu_devices(options: Any) -> None:
+    """--cpu_devices without --batch: --batch becomes the number of devices used (one frame each),
+    so that `--cpu_devices -1` alone runs frames side by side. Sets `options.batch` in place."""
+    used = _cpu_devices_used(options)
+    if used > 1 and "batch" not in getattr(options, "given", ()):
+        options.batch = used
+
+
+def _check_cpu_devices(options: Any) -> list[str]:
+    """--cpu_devices, applied now if the command has not yet (`apply_cpu_devices`). Returns a
+    note when --batch does not split evenly over the devices --num_gpu then uses."""
+    used = _cpu_devices_used(options)
+    if used > 1 and options.batch % used:
         return [f"--batch {options.batch} is split over {used} CPU devices: each batch is padded to a multiple "
                 f"of {used} frames (wasted work); use a --batch that is a multiple of {used}."]
     return []
