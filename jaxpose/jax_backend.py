@@ -33,12 +33,12 @@ def default_backend() -> str:
         ) from None
 
 
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity, e.g. under `taskset`), else os.cpu_count()."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+def usable_cores() -> list[int]:
+    """The CPU cores this process may run on (its affinity, e.g. under `taskset`), sorted; every
+    core where the system has no affinity (not Linux)."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
 
 
 def use_cpu_devices(count: int) -> int:
@@ -56,7 +56,7 @@ def use_cpu_devices(count: int) -> int:
 
     if isinstance(count, bool) or not isinstance(count, int) or count == 0 or count < -1:
         raise InputError(f"cpu_devices={count!r}: use a count >= 1, or -1 for one device per core.")
-    wanted = usable_cores() if count == -1 else count
+    wanted = len(usable_cores()) if count == -1 else count
     try:
         jax.config.update("jax_num_cpu_devices", wanted)
     except RuntimeError:  # the backends have started

@@ -32,6 +32,7 @@ from typing import Any
 
 from jaxpose.batch.jobdir import JobDir
 from jaxpose.errors import JaxposeError, UsageError
+from jaxpose.jax_backend import usable_cores
 from jaxpose.options.table import Options
 
 MAX_RESTARTS = 3      # worker processes started again after dying, in all
@@ -41,12 +42,13 @@ STOP_WAIT_S = 5.0     # `shutdown`: how long a worker may take to stop before it
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 
-def usable_cores() -> list[int]:
-    """The CPU cores this process may run on (its affinity), sorted (UsageError off Linux)."""
-    if not hasattr(os, "sched_getaffinity"):
+def pinnable_cores() -> list[int]:
+    """The CPU cores this process may run on (`jax_backend.usable_cores`), to pin workers to
+    (UsageError off Linux, which has no affinity to set)."""
+    if not hasattr(os, "sched_setaffinity"):
         raise UsageError("--cpu_workers pins processes to cores with os.sched_setaffinity, which this "
                          "system lacks (Linux only); leave --cpu_workers out.")
-    return sorted(os.sched_getaffinity(0))
+    return usable_cores()
 
 
 def core_sets(workers: int, cores: list[int]) -> list[list[int]]:
@@ -130,7 +132,7 @@ class ProcessBackend:
         self.queue: collections.deque[tuple[int, Any]] = collections.deque()
         self.waiting: dict[int, Any] = {}  # task id -> Task, submitted and not reported yet
         self.pool = [self._start(index, cores)
-                     for index, cores in enumerate(core_sets(workers, usable_cores()))]
+                     for index, cores in enumerate(core_sets(workers, pinnable_cores()))]
 
     def _start(self, index: int, cores: list[int]) -> _Worker:
         inbox = self.context.Queue()

@@ -99,9 +99,9 @@ def check_batch_options(options: Options) -> None:
     if options.cpu_workers < 0:
         raise UsageError(f"--cpu_workers must be >= 0 (got {options.cpu_workers}).")
     if options.cpu_workers:
-        from jaxpose.batch.processes import core_sets, usable_cores
+        from jaxpose.batch.processes import core_sets, pinnable_cores
 
-        core_sets(options.cpu_workers, usable_cores())
+        core_sets(options.cpu_workers, pinnable_cores())
     for name in WRITE_FLAGS:
         value = getattr(options, name)
         if value and (Path(value).is_absolute() or ".." in Path(value).parts):
